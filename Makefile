@@ -1,0 +1,36 @@
+# Two commands do all the set-up: `make demo` (the main job) and `make test` (the suite CI runs).
+# Both create .venv on first use and reinstall only when pyproject.toml or constraints.txt change.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench fpga15 clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/coexplore hw tune --net lenet5 --parts XC7Z020,XC7A50T --partition auto --tuner exhaustive
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(STAMP)
+	$(PY) bench/bench_engine.py
+	$(PY) bench/bench_tuners.py
+
+fpga15: $(STAMP)
+	$(PY) launch/fpga15_alexnet.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

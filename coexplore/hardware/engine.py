@@ -1,0 +1,262 @@
+"""The one-FPGA engine model of Zhang et al., FPGA'15, vectorised over many designs.
+
+An engine is a tiled loop nest ``<Tm, Tn, Tr, Tc>`` (output channels, input channels, output
+rows, output columns per tile) with off-chip ports of ``Ib, Wb, Ob`` bits per cycle. For a layer
+of M out-channels, N in-channels, an R×C output map, a K×K kernel and stride S (DESIGN.md §3):
+
+    tComp = K²·Tr·Tc                                  cycles per tile (pipeline II = 1)
+    tI = ⌈Tn·Tr'·Tc'·bI/Ib⌉,  Tr' = S·Tr + K − S      load an input tile (with halo)
+    tW = ⌈Tm·Tn·K²·bW/Wb⌉                             load a weight tile
+    tO = ⌈Tm·Tr·Tc·bO/Ob⌉                             store an output tile
+    L1 = max(tComp, tI, tW);  L2 = max(⌈N/Tn⌉·L1, tO)
+    cycles = ⌈R/Tr⌉·⌈C/Tc⌉·⌈M/Tm⌉·L2 + tO + L1        (prologue/epilogue)
+
+Resources: Tm·Tn MAC units (DSPs by precision); double-buffered BRAM18K banks, Tn input banks,
+Tm output banks and Tm·Tn weight banks, each as deep as the largest tile of the layers it runs;
+Ib + Wb + Ob against the part's DRAM bits per cycle; LUTs per MAC unit (estimate). Every budget
+is checked, and each design reports the budgets it breaks.
+
+Conventions beyond the base equations, each from how the loop nest runs a layer:
+- A tile dimension larger than the layer's (``Tr > R``) is clipped to it: the loop bound is
+  ``min(row + Tr, R)`` in FPGA'15's code, so a 7×7 map does not pay for a 13×13 tile.
+- Grouped convolutions run their groups one after another (⌈M/Tm⌉ becomes G·⌈(M/G)/Tm⌉).
+- Depthwise convolution and pooling pair each output channel with its own input channel, so the
+  Tm×Tn array works on its diagonal: p = min(Tm, Tn) channels per tile, one input-channel pass.
+  Pooling moves no weights and uses no multipliers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from coexplore.hardware.parts import FPGAPart
+from coexplore.hardware.precision import ENGINE_LUT_OVERHEAD, Precision
+from coexplore.workloads.layer import Layer, LayerKind
+
+BRAM18K_BITS = 18 * 1024
+DESIGN_FIELDS = ("tm", "tn", "tr", "tc", "ib", "wb", "ob")
+BUDGETS = ("dsp", "bram18k", "lut", "bandwidth")
+
+
+class Bottleneck(IntEnum):
+    """The term that sets a layer's cycles (ties go to the earlier entry)."""
+
+    COMPUTE = 0
+    LOAD_IFM = 1
+    LOAD_WEIGHTS = 2
+    STORE_OFM = 3
+
+    @property
+    def label(self) -> str:
+        return ("compute", "load IFM", "load weights", "store OFM")[self.value]
+
+
+@dataclass(frozen=True)
+class EngineDesign:
+    """Tile sizes ``<Tm, Tn, Tr, Tc>`` and off-chip port widths ``Ib, Wb, Ob`` (bits/cycle)."""
+
+    tm: int
+    tn: int
+    tr: int
+    tc: int
+    ib: int
+    wb: int
+    ob: int
+
+    def __post_init__(self) -> None:
+        for name in DESIGN_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"engine design field {name} must be an integer >= 1, got {value}")
+            object.__setattr__(self, name, int(value))
+
+    def as_array(self) -> np.ndarray:
+        return np.array([[getattr(self, f) for f in DESIGN_FIELDS]], dtype=np.int64)
+
+    @classmethod
+    def from_array(cls, row: Sequence[int]) -> EngineDesign:
+        return cls(*(int(v) for v in row))
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class LayerTable:
+    """Per-layer integers the engine equations read, as (1, L) arrays for broadcasting."""
+
+    groups: np.ndarray
+    m: np.ndarray  # out-channels per group (all channels for diagonal layers)
+    n: np.ndarray  # in-channels per group
+    r: np.ndarray
+    c: np.ndarray
+    k: np.ndarray
+    s: np.ndarray
+    diagonal: np.ndarray  # depthwise conv or pooling
+    has_weights: np.ndarray
+    macs: np.ndarray
+
+    @classmethod
+    def of(cls, layers: Sequence[Layer]) -> LayerTable:
+        if not layers:
+            raise ValueError("an engine needs at least one layer to run")
+
+        def col(values):
+            return np.array([values(ly) for ly in layers], dtype=np.int64)[None, :]
+
+        def is_diagonal(ly: Layer) -> bool:
+            return ly.kind in (LayerKind.DWCONV, LayerKind.POOL)
+
+        def per_group(ly: Layer) -> tuple[int, int, int]:
+            """(groups run one after another, M per group, N per group)."""
+            if is_diagonal(ly):
+                return 1, ly.out_channels, ly.in_channels
+            return ly.groups, *ly.channels_per_group
+
+        return cls(
+            groups=col(lambda ly: per_group(ly)[0]),
+            m=col(lambda ly: per_group(ly)[1]),
+            n=col(lambda ly: per_group(ly)[2]),
+            r=col(lambda ly: ly.out_h),
+            c=col(lambda ly: ly.out_w),
+            k=col(lambda ly: ly.kernel),
+            s=col(lambda ly: ly.stride),
+            diagonal=np.array([is_diagonal(ly) for ly in layers])[None, :],
+            has_weights=np.array([ly.kind is not LayerKind.POOL for ly in layers])[None, :],
+            macs=col(lambda ly: ly.macs),
+        )
+
+
+@dataclass(frozen=True)
+class EngineBatch:
+    """The engine model evaluated for D designs on L layers.
+
+    Per design (D,): ``cycles`` (sum over layers), ``dsp``, ``bram18k``, ``lut``, ``bandwidth``
+    used, ``over`` (D, 4) bool per budget in :data:`BUDGETS`, ``valid``, ``dram_bits`` moved and
+    ``busy_power_w`` (dynamic power of the DSPs and BRAMs in use). With ``per_layer=True`` also
+    (D, L) ``layer_cycles``, ``layer_bottleneck`` and ``layer_dram_bits``.
+    """
+
+    designs: np.ndarray
+    cycles: np.ndarray
+    dsp: np.ndarray
+    bram18k: np.ndarray
+    lut: np.ndarray
+    bandwidth: np.ndarray
+    over: np.ndarray
+    dram_bits: np.ndarray
+    busy_power_w: np.ndarray
+    bottleneck_cycles: np.ndarray  # (D, 4): cycles of the layers each bottleneck dominates
+    layer_cycles: np.ndarray | None = None
+    layer_bottleneck: np.ndarray | None = None
+    layer_dram_bits: np.ndarray | None = None
+
+    @property
+    def valid(self) -> np.ndarray:
+        return ~self.over.any(axis=1)
+
+    def violations(self, i: int) -> list[str]:
+        return [name for name, bad in zip(BUDGETS, self.over[i], strict=True) if bad]
+
+    def dynamic_energy_j(self, clock_hz: float, dram_pj_per_bit: float) -> np.ndarray:
+        """Energy per image of the busy engine: DSP/BRAM power × busy time + DRAM traffic."""
+        return self.busy_power_w * self.cycles / clock_hz + self.dram_bits * dram_pj_per_bit * 1e-12
+
+
+def evaluate_batch(
+    layers: Sequence[Layer] | LayerTable,
+    designs: np.ndarray,
+    part: FPGAPart,
+    precision: Precision,
+    *,
+    per_layer: bool = False,
+) -> EngineBatch:
+    """Evaluate D engine designs (rows of ``designs``, columns :data:`DESIGN_FIELDS`) at once."""
+    table = layers if isinstance(layers, LayerTable) else LayerTable.of(layers)
+    designs = np.asarray(designs, dtype=np.int64)
+    if designs.ndim != 2 or designs.shape[1] != len(DESIGN_FIELDS):
+        raise ValueError(f"designs must be a (D, {len(DESIGN_FIELDS)}) integer array")
+    if (designs < 1).any():
+        raise ValueError("every design field must be >= 1")
+    tm, tn, tr, tc, ib, wb, ob = (designs[:, j : j + 1] for j in range(len(DESIGN_FIELDS)))
+    b_act, b_w = precision.act_bits, precision.weight_bits
+    t = table
+
+    # Parallelism actually used per layer; the diagonal mode pairs channels one to one.
+    p_diag = np.minimum(np.minimum(tm, tn), t.m)
+    m_par = np.where(t.diagonal, p_diag, np.minimum(tm, t.m))
+    n_par = np.where(t.diagonal, p_diag, np.minimum(tn, t.n))
+    n_iter = np.where(t.diagonal, 1, _ceil_div(t.n, tn))
+    m_iter = np.where(t.diagonal, _ceil_div(t.m, p_diag), t.groups * _ceil_div(t.m, tm))
+    tr_e, tc_e = np.minimum(tr, t.r), np.minimum(tc, t.c)
+    tr_in, tc_in = t.s * tr_e + t.k - t.s, t.s * tc_e + t.k - t.s
+    w_tile = np.where(t.has_weights, m_par * np.where(t.diagonal, 1, n_par) * t.k**2, 0)
+
+    t_comp = t.k**2 * tr_e * tc_e
+    in_bits = n_par * tr_in * tc_in * b_act
+    w_bits = w_tile * b_w
+    out_bits = m_par * tr_e * tc_e * b_act
+    t_in, t_w, t_out = _ceil_div(in_bits, ib), _ceil_div(w_bits, wb), _ceil_div(out_bits, ob)
+    l1 = np.maximum(np.maximum(t_comp, t_in), t_w)
+    inner = n_iter * l1
+    l2 = np.maximum(inner, t_out)
+    tiles = _ceil_div(t.r, tr) * _ceil_div(t.c, tc) * m_iter
+    layer_cycles = tiles * l2 + t_out + l1
+    layer_dram_bits = tiles * (n_iter * (in_bits + w_bits) + out_bits)
+
+    bottleneck = np.select(
+        [t_out > inner, l1 == t_comp, l1 == t_in],
+        [Bottleneck.STORE_OFM, Bottleneck.COMPUTE, Bottleneck.LOAD_IFM],
+        Bottleneck.LOAD_WEIGHTS,
+    )
+    bottleneck_cycles = np.stack(
+        [np.where(bottleneck == b, layer_cycles, 0).sum(axis=1) for b in Bottleneck], axis=1
+    )
+
+    # Resources: buffers are as deep as the largest tile any layer needs, double-buffered.
+    depth_in = (tr_in * tc_in).max(axis=1, keepdims=True)
+    depth_out = (tr_e * tc_e).max(axis=1, keepdims=True)
+    depth_w = np.where(t.has_weights, t.k**2, 0).max(axis=1, keepdims=True)
+    tm1, tn1 = tm[:, 0], tn[:, 0]
+    bram = (
+        2 * tn1 * _ceil_div(depth_in * b_act, BRAM18K_BITS)[:, 0]
+        + 2 * tm1 * _ceil_div(depth_out * b_act, BRAM18K_BITS)[:, 0]
+        + 2 * tm1 * tn1 * _ceil_div(np.broadcast_to(depth_w, tm.shape) * b_w, BRAM18K_BITS)[:, 0]
+    )
+    macs_units = tm1 * tn1
+    dsp = macs_units * precision.dsp_per_mac
+    lut = macs_units * precision.lut_per_mac + ENGINE_LUT_OVERHEAD
+    bandwidth = (ib + wb + ob)[:, 0]
+    over = np.stack(
+        [
+            dsp > part.dsp,
+            bram > part.bram18k,
+            lut > part.lut,
+            bandwidth > part.dram_bits_per_cycle,
+        ],
+        axis=1,
+    )
+    busy_power_w = (dsp * part.dsp_mw + bram * part.bram_mw) * 1e-3
+    return EngineBatch(
+        designs=designs,
+        cycles=layer_cycles.sum(axis=1),
+        dsp=dsp,
+        bram18k=bram,
+        lut=lut,
+        bandwidth=bandwidth,
+        over=over,
+        dram_bits=layer_dram_bits.sum(axis=1),
+        busy_power_w=busy_power_w,
+        bottleneck_cycles=bottleneck_cycles,
+        layer_cycles=layer_cycles if per_layer else None,
+        layer_bottleneck=bottleneck if per_layer else None,
+        layer_dram_bits=layer_dram_bits if per_layer else None,
+    )
