@@ -221,19 +221,7 @@ def evaluate_batch(
         [np.where(bottleneck == b, layer_cycles, 0).sum(axis=1) for b in Bottleneck], axis=1
     )
 
-    # Resources: buffers are as deep as the largest tile any layer needs, double-buffered.
-    depth_in = (tr_in * tc_in).max(axis=1, keepdims=True)
-    depth_out = (tr_e * tc_e).max(axis=1, keepdims=True)
-    depth_w = np.where(t.has_weights, t.k**2, 0).max(axis=1, keepdims=True)
-    tm1, tn1 = tm[:, 0], tn[:, 0]
-    bram = (
-        2 * tn1 * _ceil_div(depth_in * b_act, BRAM18K_BITS)[:, 0]
-        + 2 * tm1 * _ceil_div(depth_out * b_act, BRAM18K_BITS)[:, 0]
-        + 2 * tm1 * tn1 * _ceil_div(np.broadcast_to(depth_w, tm.shape) * b_w, BRAM18K_BITS)[:, 0]
-    )
-    macs_units = tm1 * tn1
-    dsp = macs_units * precision.dsp_per_mac
-    lut = macs_units * precision.lut_per_mac + ENGINE_LUT_OVERHEAD
+    dsp, bram, lut = resources(t, designs[:, :4], precision)
     bandwidth = (ib + wb + ob)[:, 0]
     over = np.stack(
         [
@@ -259,4 +247,31 @@ def evaluate_batch(
         layer_cycles=layer_cycles if per_layer else None,
         layer_bottleneck=bottleneck if per_layer else None,
         layer_dram_bits=layer_dram_bits if per_layer else None,
+    )
+
+
+def resources(
+    table: LayerTable, tilings: np.ndarray, precision: Precision
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(DSPs, BRAM18Ks, LUTs) of engines with tilings ``(T, 4)`` = Tm, Tn, Tr, Tc.
+
+    Buffers are double-buffered and as deep as the largest tile any of the layers needs.
+    """
+    tm, tn, tr, tc = (tilings[:, j : j + 1] for j in range(4))
+    t = table
+    tr_e, tc_e = np.minimum(tr, t.r), np.minimum(tc, t.c)
+    depth_in = ((t.s * tr_e + t.k - t.s) * (t.s * tc_e + t.k - t.s)).max(axis=1)
+    depth_out = (tr_e * tc_e).max(axis=1)
+    depth_w = int(np.where(t.has_weights, t.k**2, 0).max())
+    tm, tn = tm[:, 0], tn[:, 0]
+    bram = (
+        2 * tn * _ceil_div(depth_in * precision.act_bits, BRAM18K_BITS)
+        + 2 * tm * _ceil_div(depth_out * precision.act_bits, BRAM18K_BITS)
+        + 2 * tm * tn * (-(-depth_w * precision.weight_bits // BRAM18K_BITS))
+    )
+    units = tm * tn
+    return (
+        units * precision.dsp_per_mac,
+        bram,
+        units * precision.lut_per_mac + ENGINE_LUT_OVERHEAD,
     )

@@ -1,0 +1,340 @@
+"""The multi-FPGA pipeline model (the hardware design space of Jiang et al., TCAD'20).
+
+The layers are split into contiguous stages; each stage runs on its own FPGA with one engine
+design, and the stages work concurrently on successive images. With stage times ``t_i`` and
+inter-FPGA transfer times ``x_j`` (the boundary activation over the link):
+
+    throughput = 1 / max(t_i, x_j)                 latency = Σ t_i + Σ x_j
+    pipeline efficiency = mean(t_i) / max(t_i)
+    energy per image = Σ_i static_i / throughput + busy_power_i · t_i + DRAM bits_i · e_bit
+
+Every board draws its static power for the whole pipeline period; the DSPs and BRAMs in use draw
+their dynamic power while the stage is busy; DRAM traffic costs energy per bit (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from coexplore.config import ConfigError, require_keys
+from coexplore.hardware.engine import Bottleneck, EngineDesign, evaluate_batch
+from coexplore.hardware.parts import FPGAPart, get_part
+from coexplore.hardware.precision import PRECISIONS, Precision
+from coexplore.workloads.layer import Network
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One FPGA of the pipeline: its part, engine design and layers ``start`` … ``stop - 1``."""
+
+    part: str
+    start: int
+    stop: int
+    design: EngineDesign
+
+    @property
+    def layers(self) -> range:
+        return range(self.start, self.stop)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"part": self.part, "layers": list(self.layers), "design": self.design.to_dict()}
+
+
+@dataclass(frozen=True)
+class HardwareDesign:
+    """An ordered list of stages plus the precision every engine computes in.
+
+    ``link_gbps`` overrides the inter-FPGA link (default: the slower board's link).
+    """
+
+    stages: tuple[Stage, ...]
+    precision: str = "fixed16"
+    link_gbps: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", tuple(self.stages))
+        if not self.stages:
+            raise ValueError("a hardware design needs at least one stage")
+        PRECISIONS.get(self.precision)
+        for a, b in zip(self.stages, self.stages[1:], strict=False):
+            if b.start != a.stop:
+                raise ValueError(f"stages must be contiguous: one ends at {a.stop}, next {b.start}")
+        for s in self.stages:
+            if s.stop <= s.start:
+                raise ValueError(f"stage on {s.part} has no layers")
+        if self.stages[0].start != 0:
+            raise ValueError("the first stage must start at layer 0")
+
+    @property
+    def num_layers(self) -> int:
+        return self.stages[-1].stop
+
+    @property
+    def cuts(self) -> list[int]:
+        """Layer indices where a new stage starts (the partition, without 0)."""
+        return [s.start for s in self.stages[1:]]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "precision": self.precision,
+            "stages": [s.to_dict() for s in self.stages],
+        }
+        if self.link_gbps is not None:
+            d["link_gbps"] = self.link_gbps
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<design>") -> HardwareDesign:
+        """Read the design-file form of :meth:`to_dict` with field-level errors."""
+        require_keys(data, source, required={"stages"}, optional={"precision", "link_gbps"})
+        precision = data.get("precision", "fixed16")
+        if precision not in PRECISIONS:
+            raise ConfigError(source, "precision", f"one of {list(PRECISIONS)}", precision)
+        if not isinstance(data["stages"], list) or not data["stages"]:
+            raise ConfigError(source, "stages", "a non-empty list of stages")
+        stages, start = [], 0
+        for i, st in enumerate(data["stages"]):
+            where = f"stages[{i}]"
+            if not isinstance(st, dict):
+                raise ConfigError(source, where, "a mapping with part, layers and design")
+            require_keys(st, source, required={"part", "layers", "design"}, prefix=where)
+            layers = _parse_layers(st["layers"], source, f"{where}.layers")
+            if layers[0] != start:
+                raise ConfigError(
+                    source, f"{where}.layers", f"contiguous, starting at layer {start}", layers
+                )
+            try:
+                get_part(str(st["part"]))
+                design = st["design"]
+                require_keys(
+                    design,
+                    source,
+                    required=set(EngineDesign.__dataclass_fields__),
+                    prefix=f"{where}.design",
+                )
+                engine = EngineDesign(**design)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ConfigError(
+                    source, where, "a known part and a valid engine design", str(exc)
+                ) from None
+            stages.append(Stage(str(st["part"]), layers[0], layers[-1] + 1, engine))
+            start = layers[-1] + 1
+        link = data.get("link_gbps")
+        if link is not None and (not isinstance(link, int | float) or link <= 0):
+            raise ConfigError(source, "link_gbps", "a positive number (Gb/s)", link)
+        return cls(tuple(stages), precision, link)
+
+
+def _parse_layers(value: Any, source: str, where: str) -> list[int]:
+    """Layers as a list of consecutive indices or an inclusive range string ``"a-b"``."""
+    if isinstance(value, str) and "-" in value:
+        first, _, last = value.partition("-")
+        if first.strip().isdigit() and last.strip().isdigit():
+            value = list(range(int(first), int(last) + 1))
+    if isinstance(value, int):
+        value = [value]
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) for v in value)
+        and value == list(range(value[0], value[0] + len(value)))
+    )
+    if not ok:
+        raise ConfigError(source, where, "consecutive layer indices ([0, 1, 2] or '0-2')", value)
+    return value
+
+
+@dataclass(frozen=True)
+class StageMetrics:
+    part: str
+    layers: list[int]
+    design: EngineDesign
+    cycles: int
+    time_s: float
+    dsp_used: int
+    bram18k_used: int
+    lut_used: int
+    bandwidth_used: int
+    dsp_util: float
+    bram_util: float
+    bottleneck: str
+    layer_cycles: list[int]
+    layer_bottleneck: list[str]
+    energy_mj: float
+    violations: list[str]  # budgets this stage breaks
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["design"] = self.design.to_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class PipelineMetrics:
+    throughput_fps: float
+    latency_ms: float
+    energy_mj: float
+    gops_per_w: float
+    pipeline_efficiency: float
+    bottleneck_stage: int  # index into stages, or -1 - j for transfer j
+    stages: list[StageMetrics]
+    transfer_ms: list[float]
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "throughput_fps": self.throughput_fps,
+            "latency_ms": self.latency_ms,
+            "energy_mj": self.energy_mj,
+            "gops_per_w": self.gops_per_w,
+            "pipeline_efficiency": self.pipeline_efficiency,
+            "bottleneck_stage": self.bottleneck_stage,
+            "valid": self.valid,
+            "violations": self.violations,
+            "transfer_ms": self.transfer_ms,
+            "stages": [s.to_dict() for s in self.stages],
+        }
+
+
+def link_gbps(a: FPGAPart, b: FPGAPart, override: float | None = None) -> float:
+    return override if override is not None else min(a.link_gbps, b.link_gbps)
+
+
+def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMetrics:
+    """Every metric of a hardware design running ``network``; budget breaks are listed."""
+    if hardware.num_layers != len(network):
+        raise ValueError(
+            f"the design covers {hardware.num_layers} layers, the network "
+            f"{network.name!r} has {len(network)}"
+        )
+    precision: Precision = PRECISIONS.get(hardware.precision)
+    parts = [get_part(s.part) for s in hardware.stages]
+    batches = [
+        evaluate_batch(
+            network.layers[s.start : s.stop], s.design.as_array(), part, precision, per_layer=True
+        )
+        for s, part in zip(hardware.stages, parts, strict=True)
+    ]
+    times = [b.cycles[0] / part.clock_hz for b, part in zip(batches, parts, strict=True)]
+    transfers = [
+        network.layers[s.stop - 1].output_elements
+        * precision.act_bits
+        / (link_gbps(parts[i], parts[i + 1], hardware.link_gbps) * 1e9)
+        for i, s in enumerate(hardware.stages[:-1])
+    ]
+    period = max(times + transfers)
+    worst = times.index(max(times))
+    if transfers and max(transfers) > times[worst]:
+        worst = -1 - transfers.index(max(transfers))
+
+    stages, violations, energy_j = [], [], 0.0
+    for i, (s, part, b, t) in enumerate(zip(hardware.stages, parts, batches, times, strict=True)):
+        e_j = part.static_w * period + b.dynamic_energy_j(part.clock_hz, part.dram_pj_per_bit)[0]
+        energy_j += e_j
+        broken = b.violations(0)
+        used = {
+            "dsp": b.dsp[0],
+            "bram18k": b.bram18k[0],
+            "lut": b.lut[0],
+            "bandwidth": b.bandwidth[0],
+        }
+        limits = {
+            "dsp": part.dsp,
+            "bram18k": part.bram18k,
+            "lut": part.lut,
+            "bandwidth": part.dram_bits_per_cycle,
+        }
+        violations += [
+            {"stage": i, "budget": name, "used": int(used[name]), "available": int(limits[name])}
+            for name in broken
+        ]
+        stages.append(
+            StageMetrics(
+                part=s.part,
+                layers=list(s.layers),
+                design=s.design,
+                cycles=int(b.cycles[0]),
+                time_s=t,
+                dsp_used=int(b.dsp[0]),
+                bram18k_used=int(b.bram18k[0]),
+                lut_used=int(b.lut[0]),
+                bandwidth_used=int(b.bandwidth[0]),
+                dsp_util=float(b.dsp[0] / part.dsp),
+                bram_util=float(b.bram18k[0] / part.bram18k),
+                bottleneck=Bottleneck(int(b.bottleneck_cycles[0].argmax())).label,
+                layer_cycles=[int(c) for c in b.layer_cycles[0]],
+                layer_bottleneck=[Bottleneck(int(x)).label for x in b.layer_bottleneck[0]],
+                energy_mj=e_j * 1e3,
+                violations=broken,
+            )
+        )
+    return PipelineMetrics(
+        throughput_fps=1.0 / period,
+        latency_ms=(sum(times) + sum(transfers)) * 1e3,
+        energy_mj=energy_j * 1e3,
+        gops_per_w=network.ops / 1e9 / energy_j,
+        pipeline_efficiency=(sum(times) / len(times)) / max(times),
+        bottleneck_stage=worst,
+        stages=stages,
+        transfer_ms=[x * 1e3 for x in transfers],
+        violations=violations,
+    )
+
+
+@dataclass(frozen=True)
+class Specs:
+    """Hardware specifications a design must meet; ``None`` leaves a spec unconstrained."""
+
+    min_throughput_fps: float | None = None
+    max_latency_ms: float | None = None
+    max_energy_mj: float | None = None
+    max_fpgas: int | None = None
+
+    def check(self, metrics: PipelineMetrics) -> list[dict[str, Any]]:
+        """The failed specs, each with its limit, the value reached and the relative miss."""
+        checks = [
+            ("min_throughput_fps", metrics.throughput_fps, self.min_throughput_fps, False),
+            ("max_latency_ms", metrics.latency_ms, self.max_latency_ms, True),
+            ("max_energy_mj", metrics.energy_mj, self.max_energy_mj, True),
+            ("max_fpgas", len(metrics.stages), self.max_fpgas, True),
+        ]
+        failed = []
+        for name, value, limit, upper in checks:
+            if limit is None:
+                continue
+            miss = (value - limit) if upper else (limit - value)
+            if miss > 0:
+                failed.append(
+                    {"spec": name, "limit": limit, "value": value, "miss_ratio": miss / limit}
+                )
+        return failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def single_stage(
+    part: str, design: EngineDesign, num_layers: int, precision: str
+) -> HardwareDesign:
+    """A one-FPGA design running every layer."""
+    return HardwareDesign((Stage(part, 0, num_layers, design),), precision)
+
+
+def stages_from_cuts(
+    parts: Sequence[str], cuts: Sequence[int], num_layers: int
+) -> list[tuple[str, int, int]]:
+    """(part, start, stop) for each stage of a partition given by its cut points."""
+    bounds = [0, *cuts, num_layers]
+    if len(bounds) - 1 != len(parts):
+        raise ValueError(f"{len(parts)} parts need {len(parts) - 1} cut points, got {len(cuts)}")
+    if not all(a < b for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError(
+            f"cut points {list(cuts)} must increase strictly within 1..{num_layers - 1}"
+        )
+    return [(p, bounds[i], bounds[i + 1]) for i, p in enumerate(parts)]

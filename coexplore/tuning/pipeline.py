@@ -1,0 +1,246 @@
+"""Tune a multi-FPGA pipeline: the engine design of every stage, and optionally the partition.
+
+Throughput comes first: the pipeline period is set by its slowest stage (or link), so each stage
+is tuned for speed and the period P is the largest of the fastest stage times. Energy is the
+tie-break: every other stage then takes its least-energy design that still finishes within P.
+
+:func:`tune_partition` finds the best contiguous split of the layers onto an ordered list of parts
+by dynamic programming over cut points, with the stage tuner inside (Jiang et al. split layers
+into contiguous pipeline stages, one FPGA each): first the minimum period over all splits, then,
+among the splits that reach it, the least energy.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import inf
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from coexplore.hardware.engine import EngineDesign
+from coexplore.hardware.parts import FPGAPart, get_part
+from coexplore.hardware.pipeline import (
+    HardwareDesign,
+    PipelineMetrics,
+    Stage,
+    evaluate_pipeline,
+    link_gbps,
+)
+from coexplore.hardware.precision import PRECISIONS
+from coexplore.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
+from coexplore.tuning.tuners import TUNERS, StageFront
+from coexplore.workloads.layer import Network
+
+DEFAULT_BUDGET = 100
+
+
+class NoFeasibleDesign(ValueError):
+    """No engine design of some stage fits its part's budgets."""
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    hardware: HardwareDesign
+    metrics: PipelineMetrics
+    tuner: str
+    evaluations: int  # engine designs evaluated, over every stage tuned
+    stage_tunes: int  # (part, layer range) problems tuned
+    wall_s: float
+
+    def to_dict(self) -> dict:
+        return {
+            **self.metrics.to_dict(),
+            "tuner": self.tuner,
+            "evaluations": self.evaluations,
+            "stage_tunes": self.stage_tunes,
+            "wall_s": self.wall_s,
+            "hardware": self.hardware.to_dict(),
+        }
+
+
+@dataclass
+class StageTuner:
+    """Tunes (part, layer range) problems of one network once each, deterministically."""
+
+    network: Network
+    precision: str = "fixed16"
+    tuner: str = "exhaustive"
+    budget: int = DEFAULT_BUDGET
+    seed: int = 0
+    square_tiles: bool = True
+    port_quanta: int = DEFAULT_PORT_QUANTA
+    progress: bool = False
+    _fronts: dict[tuple[str, int, int], StageFront] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._tune = TUNERS.get(self.tuner)
+        self._precision = PRECISIONS.get(self.precision)
+        if self.budget < 1:
+            raise ValueError(f"the tuner budget must be >= 1, got {self.budget}")
+
+    def front(self, part: str, start: int, stop: int) -> StageFront:
+        key = (part, start, stop)
+        if key not in self._fronts:
+            problem = StageProblem(
+                self.network.layers[start:stop],
+                get_part(part),
+                self._precision,
+                square_tiles=self.square_tiles,
+                port_quanta=self.port_quanta,
+            )
+            # A seed per problem, so results do not depend on the order problems are tuned in.
+            rng = np.random.default_rng([self.seed, zlib.crc32(part.encode()), start, stop])
+            self._fronts[key] = self._tune(problem, self.budget, rng)
+        return self._fronts[key]
+
+    def stage_time(self, part: FPGAPart, start: int, stop: int) -> float:
+        f = self.front(part.name, start, stop)
+        return inf if f.empty else float(f.cycles[0]) / part.clock_hz
+
+    @property
+    def evaluations(self) -> int:
+        return sum(f.evaluations for f in self._fronts.values())
+
+    @property
+    def problems(self) -> int:
+        return len(self._fronts)
+
+
+def _transfer_s(
+    network: Network, a: FPGAPart, b: FPGAPart, cut: int, bits: int, link: float | None
+) -> float:
+    return network.layers[cut - 1].output_elements * bits / (link_gbps(a, b, link) * 1e9)
+
+
+def _assemble(
+    tuner: StageTuner, parts: Sequence[str], bounds: Sequence[int], link: float | None, t0: float
+) -> TuneResult:
+    """Pick each stage's design (fastest for the period, then least energy) and evaluate."""
+    fparts = [get_part(p) for p in parts]
+    fronts = [tuner.front(p, bounds[i], bounds[i + 1]) for i, p in enumerate(parts)]
+    for i, f in enumerate(fronts):
+        if f.empty:
+            raise NoFeasibleDesign(
+                f"no engine design of {parts[i]} fits its budgets for layers "
+                f"{bounds[i]}..{bounds[i + 1] - 1} in {tuner.precision}"
+            )
+    bits = tuner._precision.act_bits
+    times = [float(f.cycles[0]) / p.clock_hz for f, p in zip(fronts, fparts, strict=True)]
+    transfers = [
+        _transfer_s(tuner.network, fparts[i], fparts[i + 1], bounds[i + 1], bits, link)
+        for i in range(len(parts) - 1)
+    ]
+    period = max(times + transfers)
+    stages = []
+    for i, (f, p) in enumerate(zip(fronts, fparts, strict=True)):
+        row = f.frugal_within(period * p.clock_hz)
+        stages.append(
+            Stage(p.name, bounds[i], bounds[i + 1], EngineDesign.from_array(f.designs[row]))
+        )
+    hardware = HardwareDesign(tuple(stages), tuner.precision, link)
+    return TuneResult(
+        hardware=hardware,
+        metrics=evaluate_pipeline(tuner.network, hardware),
+        tuner=tuner.tuner,
+        evaluations=tuner.evaluations,
+        stage_tunes=tuner.problems,
+        wall_s=time.perf_counter() - t0,
+    )
+
+
+def tune_pipeline(
+    network: Network,
+    parts: Sequence[str],
+    cuts: Sequence[int] | None = None,
+    *,
+    link: float | None = None,
+    stage_tuner: StageTuner | None = None,
+    **tuner_options,
+) -> TuneResult:
+    """Tune every stage's engine for a given partition (``cuts``: where stages 2, 3, … start).
+
+    With ``cuts=None`` the partition is searched too (:func:`tune_partition`). ``tuner_options``
+    (precision, tuner, budget, seed, square_tiles, port_quanta, progress) configure the
+    :class:`StageTuner` unless one is passed.
+    """
+    if cuts is None:
+        return tune_partition(network, parts, link=link, stage_tuner=stage_tuner, **tuner_options)
+    t0 = time.perf_counter()
+    tuner = stage_tuner or StageTuner(network, **tuner_options)
+    bounds = [0, *cuts, len(network)]
+    if len(bounds) - 1 != len(parts):
+        raise ValueError(f"{len(parts)} parts need {len(parts) - 1} cut points, got {list(cuts)}")
+    if not all(a < b for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError(
+            f"cut points {list(cuts)} must increase strictly within 1..{len(network) - 1}"
+        )
+    for p in parts:
+        get_part(p)
+    return _assemble(tuner, parts, bounds, link, t0)
+
+
+def tune_partition(
+    network: Network,
+    parts: Sequence[str],
+    *,
+    link: float | None = None,
+    stage_tuner: StageTuner | None = None,
+    **tuner_options,
+) -> TuneResult:
+    """The contiguous partition of the layers onto ``parts`` (in order, one stage each) with the
+    highest throughput, least energy among ties; every stage's engine tuned inside."""
+    t0 = time.perf_counter()
+    tuner = stage_tuner or StageTuner(network, **tuner_options)
+    n, k = len(network), len(parts)
+    if not 1 <= k <= n:
+        raise ValueError(f"{k} parts cannot each take at least one of {n} layers")
+    fparts = [get_part(p) for p in parts]
+    bits = PRECISIONS.get(tuner.precision).act_bits
+
+    def span(i: int) -> range:  # where stage i (0-based) may end; the last ends at layer n
+        return range(n, n + 1) if i == k - 1 else range(i + 1, n - (k - 1 - i) + 1)
+
+    def starts(i: int, stop: int) -> range:
+        return range(i, stop) if i > 0 else range(0, 1)
+
+    def transfer(i: int, cut: int) -> float:
+        return 0.0 if i == 0 else _transfer_s(network, fparts[i - 1], fparts[i], cut, bits, link)
+
+    todo = sum(len(starts(i, j)) for i in range(k) for j in span(i))
+    with tqdm(total=todo, desc="tuning stages", disable=not tuner.progress, leave=False) as bar:
+        # Pass 1: the minimum period over every partition.
+        best = {(0, 0): 0.0}
+        for i in range(k):
+            for j in span(i):
+                options = []
+                for a in starts(i, j):
+                    if (i, a) in best:
+                        t = tuner.stage_time(fparts[i], a, j)
+                        options.append(max(best[(i, a)], transfer(i, a), t))
+                    bar.update()
+                best[(i + 1, j)] = min(options, default=inf)
+    period = best[(k, n)]
+    if period == inf:
+        raise NoFeasibleDesign(f"no partition of {network.name!r} onto {list(parts)} fits")
+
+    # Pass 2: among the partitions that reach the period, the least dynamic energy.
+    def energy(i: int, a: int, b: int) -> float:
+        f = tuner.front(parts[i], a, b)
+        row = f.frugal_within(period * fparts[i].clock_hz)
+        return inf if row is None or transfer(i, a) > period * (1 + 1e-12) else f.energy_j[row]
+
+    cost, back = {(0, 0): 0.0}, {}
+    for i in range(k):
+        for j in span(i):
+            choices = [(cost[(i, a)] + energy(i, a, j), a) for a in starts(i, j) if (i, a) in cost]
+            c, a = min(choices, default=(inf, -1))
+            cost[(i + 1, j)], back[(i + 1, j)] = c, a
+    bounds, j = [n], n
+    for i in range(k, 0, -1):
+        j = back[(i, j)]
+        bounds.append(j)
+    return _assemble(tuner, parts, bounds[::-1], link, t0)
