@@ -1,0 +1,105 @@
+"""The multi-FPGA pipeline model: golden metrics by hand, specs, design files."""
+
+import pytest
+
+from coexplore.config import ConfigError
+from coexplore.hardware.engine import EngineDesign
+from coexplore.hardware.pipeline import (
+    HardwareDesign,
+    Specs,
+    Stage,
+    evaluate_pipeline,
+    single_stage,
+)
+from coexplore.workloads import NetworkBuilder
+
+# conv 8@3x3 on 4x10x10 (-> 8x8x8), then fc 512 -> 10
+NET = NetworkBuilder("toy", (4, 10, 10)).conv(8, 3).fc(10).build()
+TWO_STAGES = HardwareDesign(
+    (
+        Stage("XC7Z020", 0, 1, EngineDesign(4, 2, 4, 4, 16, 16, 16)),
+        Stage("XC7A50T", 1, 2, EngineDesign(2, 8, 1, 1, 16, 16, 16)),
+    ),
+    precision="fixed16",
+)
+
+
+def test_two_stage_metrics_by_hand():
+    m = evaluate_pipeline(NET, TWO_STAGES)
+    # stage 0: 2512 cycles (see test_engine_golden) at 100 MHz = 25.12 us
+    # stage 1: fc, 5138 cycles = 51.38 us
+    # link: min(1.0, 6.6) Gb/s; 512 activations x 16 b = 8192 b -> 8.192 us
+    t0, t1, x = 25.12e-6, 51.38e-6, 8.192e-6
+    assert [s.cycles for s in m.stages] == [2512, 5138]
+    assert m.transfer_ms == pytest.approx([x * 1e3])
+    assert m.throughput_fps == pytest.approx(1 / t1)  # 19,462.8 images/s
+    assert m.latency_ms == pytest.approx((t0 + t1 + x) * 1e3)
+    assert m.pipeline_efficiency == pytest.approx((t0 + t1) / 2 / t1)
+    assert m.bottleneck_stage == 1
+    # energy: static power over the whole period + busy DSP/BRAM power + DRAM bits
+    # stage 0 (XC7Z020): 0.15 W * t1; (8 DSP * 1.2 mW + 28 BRAM * 1 mW) * t0; 45,056 b * 30 pJ
+    e0 = 0.15 * t1 + (8 * 1.2e-3 + 28 * 1e-3) * t0 + 45_056 * 30e-12
+    # stage 1 (XC7A50T): 16 DSPs, BRAM 2*8 + 2*2 + 2*16 = 52; 5 tiles x (64 x (128 + 256) + 32) b
+    e1 = 0.08 * t1 + (16 * 1.2e-3 + 52 * 1e-3) * t1 + 5 * (64 * (8 * 16 + 16 * 16) + 32) * 30e-12
+    assert m.energy_mj == pytest.approx((e0 + e1) * 1e3)
+    assert m.gops_per_w == pytest.approx(NET.ops / 1e9 / (e0 + e1))
+    assert m.valid and m.stages[1].bottleneck == "load weights"
+
+
+def test_link_override_can_make_the_transfer_the_bottleneck():
+    slow = HardwareDesign(TWO_STAGES.stages, "fixed16", link_gbps=0.1)
+    m = evaluate_pipeline(NET, slow)
+    assert m.throughput_fps == pytest.approx(1 / (8192 / 0.1e9))
+    assert m.bottleneck_stage == -1  # transfer 0
+
+
+def test_over_budget_stage_is_reported():
+    hw = single_stage("XC7A50T", EngineDesign(32, 32, 8, 8, 40, 40, 40), 2, "fixed16")
+    m = evaluate_pipeline(NET, hw)
+    assert not m.valid
+    budgets = {v["budget"] for v in m.violations}
+    assert {"dsp", "bram18k"} <= budgets
+    assert all(v["used"] > v["available"] for v in m.violations)
+
+
+def test_specs_report_which_fail_and_by_how_much():
+    m = evaluate_pipeline(NET, TWO_STAGES)
+    assert Specs(min_throughput_fps=10_000, max_fpgas=2).check(m) == []
+    failed = Specs(min_throughput_fps=40_000, max_latency_ms=0.05, max_fpgas=1).check(m)
+    by_name = {f["spec"]: f for f in failed}
+    assert set(by_name) == {"min_throughput_fps", "max_latency_ms", "max_fpgas"}
+    assert by_name["min_throughput_fps"]["miss_ratio"] == pytest.approx(
+        (40_000 - m.throughput_fps) / 40_000
+    )
+    assert by_name["max_fpgas"]["value"] == 2
+
+
+def test_design_file_round_trip_and_errors():
+    again = HardwareDesign.from_dict(TWO_STAGES.to_dict())
+    assert again == TWO_STAGES
+    data = TWO_STAGES.to_dict()
+    data["stages"][1]["layers"] = [2]
+    with pytest.raises(ConfigError, match=r"stages\[1\].layers"):
+        HardwareDesign.from_dict(data, "d.yaml")
+    data = TWO_STAGES.to_dict()
+    data["precision"] = "fp64"
+    with pytest.raises(ConfigError, match="fixed16"):
+        HardwareDesign.from_dict(data, "d.yaml")
+    data = TWO_STAGES.to_dict()
+    data["stages"][0]["part"] = "NOPE"
+    with pytest.raises(ConfigError, match="XC7Z020"):
+        HardwareDesign.from_dict(data, "d.yaml")
+    data = TWO_STAGES.to_dict()
+    del data["stages"][0]["design"]["tm"]
+    with pytest.raises(ConfigError, match="design.tm"):
+        HardwareDesign.from_dict(data, "d.yaml")
+    data = TWO_STAGES.to_dict()
+    data["stages"][0]["layers"] = "0-0"
+    assert HardwareDesign.from_dict(data) == TWO_STAGES
+
+
+def test_design_must_cover_the_network():
+    with pytest.raises(ValueError, match="covers 1 layers"):
+        evaluate_pipeline(
+            NET, single_stage("XC7Z020", EngineDesign(1, 1, 1, 1, 1, 1, 1), 1, "fixed16")
+        )
