@@ -17,8 +17,13 @@ Ib + Wb + Ob against the part's DRAM bits per cycle; LUTs per MAC unit (estimate
 is checked, and each design reports the budgets it breaks.
 
 Conventions beyond the base equations, each from how the loop nest runs a layer:
-- A tile dimension larger than the layer's (``Tr > R``) is clipped to it: the loop bound is
-  ``min(row + Tr, R)`` in FPGA'15's code, so a 7×7 map does not pay for a 13×13 tile.
+- The engine's tile is shared by every layer it runs, so a tile dimension larger than a layer's
+  map (``Tr > R``) is capped at the map (FPGA'15's loops bound rows by ``min(row + Tr, R)``): a
+  7×7 map does not pay for a 13×13 tile. A partial *edge* tile (R not a multiple of Tr) is
+  charged as a full one, as in the equations above; this is conservative (3.1% of the cycles of
+  FPGA'15's AlexNet design, see docs/fpga15.md).
+- BRAM capacity is 18 Kb per block as in the equations; a RAMB18 stores 16 Kb of 8/16/32-bit data
+  (the other 2 Kb are parity bits), so the BRAM count can be up to 1/8 optimistic for deep banks.
 - Grouped convolutions run their groups one after another (⌈M/Tm⌉ becomes G·⌈(M/G)/Tm⌉).
 - Depthwise convolution and pooling pair each output channel with its own input channel, so the
   Tm×Tn array works on its diagonal: p = min(Tm, Tn) channels per tile, one input-channel pass.

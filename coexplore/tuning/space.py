@@ -3,7 +3,8 @@
 Tile sizes worth trying are the values ``⌈X/k⌉`` for every layer dimension X of the stage (any
 other value takes as many tiles as the next smaller one of these, with a larger buffer), capped
 by the part's DSP budget. Port widths split the part's DRAM bits per cycle into ``quanta`` equal
-shares; only splits that use the whole bandwidth are kept, since a wider port never costs a cycle.
+shares (rounding leftovers to the output port); only splits that use the whole bandwidth are kept,
+since a wider port never costs a cycle.
 Every tuner searches this same space, so ``exhaustive`` is the exact optimum the others are
 measured against.
 """
@@ -40,7 +41,9 @@ def port_splits(bandwidth: int, quanta: int) -> np.ndarray:
         raise ValueError(f"a DRAM bandwidth of {bandwidth} bits/cycle cannot feed three ports")
     quanta = min(quanta, bandwidth)
     rows = [(a, b, quanta - a - b) for a in range(1, quanta - 1) for b in range(1, quanta - a)]
-    return np.array(rows, dtype=np.int64) * bandwidth // quanta
+    widths = np.array(rows, dtype=np.int64) * bandwidth // quanta
+    widths[:, 2] += bandwidth - widths.sum(axis=1)  # rounding leftovers go to the output port
+    return widths
 
 
 @dataclass(frozen=True)
