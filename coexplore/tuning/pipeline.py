@@ -35,7 +35,7 @@ from coexplore.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
 from coexplore.tuning.tuners import TUNERS, StageFront
 from coexplore.workloads.layer import Network
 
-DEFAULT_BUDGET = 100
+DEFAULT_BUDGET = 200
 
 
 class NoFeasibleDesign(ValueError):

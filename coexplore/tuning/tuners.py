@@ -13,6 +13,7 @@ others (throughput first, energy as the tie-break).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,10 +165,13 @@ def tpe(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFr
         loss = math.log(float(front.cycles[0])) if not front.empty else 1e3
         return {"loss": loss, "status": STATUS_OK}
 
+    # A quarter of the budget samples the prior before TPE models it: on these rugged spaces
+    # hyperopt's default of 20 start-up proposals locks onto a local optimum too early.
+    suggest = functools.partial(hyperopt_tpe.suggest, n_startup_jobs=max(20, budget // 4))
     fmin(
         objective,
         space,
-        algo=hyperopt_tpe.suggest,
+        algo=suggest,
         max_evals=budget,
         trials=Trials(),
         rstate=np.random.default_rng(int(rng.integers(2**63 - 1))),
