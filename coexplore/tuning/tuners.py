@@ -6,9 +6,11 @@ pick the fastest design of the bottleneck stage and the most frugal fast-enough 
 others (throughput first, energy as the tie-break).
 
 - ``exhaustive``: every design of the space, vectorised in chunks; exact.
-- ``random``: ``budget`` designs drawn uniformly from the on-chip-feasible tilings × port splits.
 - ``tpe``: hyperopt's Tree-structured Parzen Estimator over the tile sizes (Tn, Tr, Tc) for
-  ``budget`` proposals, the largest fitting Tm and the port split solved per proposal.
+  ``budget`` distinct tilings, the largest fitting Tm values and the port split solved exactly
+  per proposal.
+- ``random``: hyperopt's random search over the same space, with the same inner solve: the
+  baseline that shows what TPE's model buys at equal budget.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from coexplore.hardware.engine import EngineBatch, evaluate_batch, resources
 from coexplore.registry import Registry
 from coexplore.tuning.space import StageProblem
 
-CHUNK_CELLS = 4_000_000  # designs × layers evaluated per vectorised call (bounds memory)
-TPE_TM_CANDIDATES = 8
+CHUNK_CELLS = 200_000  # designs × layers per vectorised call (bench: 10k-100k cells run fastest)
+HYPEROPT_TM_CANDIDATES = 8  # largest fitting Tm solved exactly per tpe/random proposal
+HYPEROPT_MAX_PROPOSALS_PER_TILING = 2  # a converged search repeats itself: stop it
 
 
 @dataclass(frozen=True)
@@ -104,29 +107,18 @@ def exhaustive(problem: StageProblem, budget: int, rng: np.random.Generator) -> 
     return StageFront.merge(fronts)
 
 
-@TUNERS.decorator("random")
-def random_search(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
-    """``budget`` designs drawn uniformly from the feasible tilings × port splits."""
-    if len(problem.tilings) == 0:
-        return _empty(0)
-    rows = problem.design_rows(
-        rng.integers(len(problem.tilings), size=budget),
-        rng.integers(len(problem.splits), size=budget),
-    )
-    return _evaluate(problem, rows)
+def _hyperopt_search(
+    problem: StageProblem, budget: int, rng: np.random.Generator, algo: Callable
+) -> StageFront:
+    """Run a hyperopt algorithm over the tile sizes (Tn, Tr[, Tc]) on a log scale.
 
-
-@TUNERS.decorator("tpe")
-def tpe(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
-    """hyperopt TPE over (Tn, Tr[, Tc]) on a log scale, ``budget`` proposals.
-
-    The tile sizes that interact through the BRAM budget are what TPE explores; the two cheap
-    inner choices are solved exactly per proposal in one vectorised call: the
-    :data:`TPE_TM_CANDIDATES` largest Tm that fit every on-chip budget, each with every port
-    split. The evaluation count reports every design this evaluates.
+    Each proposal snaps to the nearest tile sizes of the space; the two cheap inner choices are
+    then solved exactly in one vectorised call: the :data:`HYPEROPT_TM_CANDIDATES` largest Tm
+    that fit every on-chip budget, each with every port split. ``budget`` counts *distinct*
+    tilings: a proposal that snaps to one already evaluated is answered from a cache and costs
+    nothing (the search stops early if the space has fewer tilings than the budget).
     """
     from hyperopt import STATUS_OK, Trials, fmin, hp
-    from hyperopt import tpe as hyperopt_tpe
 
     if len(problem.tilings) == 0:
         return _empty(0)
@@ -134,7 +126,7 @@ def tpe(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFr
     side = np.union1d(problem.tr_values, problem.tc_values)
     tr_v = side if problem.square_tiles else problem.tr_values
     tc_v = side if problem.square_tiles else problem.tc_values
-    splits = problem.splits
+    splits, part = problem.splits, problem.part
 
     def log_range(values: np.ndarray, name: str):
         return hp.loguniform(name, 0.0, math.log(float(values[-1]) + 0.5))
@@ -145,36 +137,64 @@ def tpe(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFr
     space = {"tn": log_range(tn_v, "tn"), "tr": log_range(tr_v, "tr")}
     if not problem.square_tiles:
         space["tc"] = log_range(tc_v, "tc")
+    grid = len(tn_v) * len(tr_v) * (1 if problem.square_tiles else len(tc_v))
+    wanted = min(budget, grid)
+    losses: dict[tuple[int, int, int], float] = {}
     fronts: list[StageFront] = []
 
-    def objective(p: dict) -> dict:
-        tn, tr = nearest(tn_v, p["tn"]), nearest(tr_v, p["tr"])
-        tc = tr if problem.square_tiles else nearest(tc_v, p["tc"])
+    def solve(tn: int, tr: int, tc: int) -> float:
         tilings = np.stack([tm_v, *(np.full_like(tm_v, v) for v in (tn, tr, tc))], axis=1)
         dsp, bram, lut = resources(problem.table, tilings, problem.precision)
-        part = problem.part
         tilings = tilings[(dsp <= part.dsp) & (bram <= part.bram18k) & (lut <= part.lut)]
-        tilings = tilings[-TPE_TM_CANDIDATES:]
+        tilings = tilings[-HYPEROPT_TM_CANDIDATES:]
         if len(tilings) == 0:  # nothing fits: ranked below every proposal that does
-            return {"loss": 1e3, "status": STATUS_OK}
+            return 1e3
         rows = np.concatenate(
             [np.repeat(tilings, len(splits), axis=0), np.tile(splits, (len(tilings), 1))], axis=1
         )
         front = _evaluate(problem, rows)
         fronts.append(front)
-        loss = math.log(float(front.cycles[0])) if not front.empty else 1e3
-        return {"loss": loss, "status": STATUS_OK}
+        return math.log(float(front.cycles[0])) if not front.empty else 1e3
 
-    # A quarter of the budget samples the prior before TPE models it: on these rugged spaces
-    # hyperopt's default of 20 start-up proposals locks onto a local optimum too early.
-    suggest = functools.partial(hyperopt_tpe.suggest, n_startup_jobs=max(20, budget // 4))
+    def objective(p: dict) -> dict:
+        tn, tr = nearest(tn_v, p["tn"]), nearest(tr_v, p["tr"])
+        key = (tn, tr, tr if problem.square_tiles else nearest(tc_v, p["tc"]))
+        if key not in losses:
+            losses[key] = solve(*key)
+        return {"loss": losses[key], "status": STATUS_OK}
+
+    def enough(_trials, *args):
+        return len(losses) >= wanted, args
+
     fmin(
         objective,
         space,
-        algo=suggest,
-        max_evals=budget,
+        algo=algo(budget),
+        max_evals=HYPEROPT_MAX_PROPOSALS_PER_TILING * wanted,
         trials=Trials(),
         rstate=np.random.default_rng(int(rng.integers(2**63 - 1))),
+        early_stop_fn=enough,
         show_progressbar=False,
     )
     return StageFront.merge(fronts) if fronts else _empty(0)
+
+
+@TUNERS.decorator("tpe")
+def tpe(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
+    """hyperopt's Tree-structured Parzen Estimator, ``budget`` distinct tilings."""
+    from hyperopt import tpe as hyperopt_tpe
+
+    def algo(budget: int):
+        # A quarter of the budget samples the prior before TPE models it: on these rugged
+        # spaces hyperopt's default of 20 start-up proposals locks onto a local optimum early.
+        return functools.partial(hyperopt_tpe.suggest, n_startup_jobs=max(20, budget // 4))
+
+    return _hyperopt_search(problem, budget, rng, algo)
+
+
+@TUNERS.decorator("random")
+def random_search(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
+    """hyperopt's random search over the same space as ``tpe``, ``budget`` distinct tilings."""
+    from hyperopt import rand
+
+    return _hyperopt_search(problem, budget, rng, lambda _budget: rand.suggest)
