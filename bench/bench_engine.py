@@ -201,7 +201,7 @@ def main() -> None:
         f"(geometric mean {np.exp(np.mean(np.log(speedups))):.0f}x)"
     )
 
-    pool_cells = 1_000_000 if args.quick else CHUNK_CELLS
+    pool_cells = 1_000_000 if args.quick else 4_000_000
     cells = sorted({*(c for c in SWEEP_CELLS if c < pool_cells), pool_cells})
     labels = [f"{c // 1000}k" if c < 10**6 else f"{c / 10**6:g}M" for c in cells]
     print(

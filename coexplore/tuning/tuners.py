@@ -16,6 +16,7 @@ others (throughput first, energy as the tie-break).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from coexplore.tuning.space import StageProblem
 CHUNK_CELLS = 200_000  # designs × layers per vectorised call (bench: 10k-100k cells run fastest)
 HYPEROPT_TM_CANDIDATES = 8  # largest fitting Tm solved exactly per tpe/random proposal
 HYPEROPT_MAX_PROPOSALS_PER_TILING = 2  # a converged search repeats itself: stop it
+REFINE_STEPS = 2  # tile sizes either side of the best tiling tried after the search
+REFINE_FACTORS = (0.5, 2.0)  # and the sizes nearest half and twice it (tiles that divide maps)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ def _hyperopt_search(
     then solved exactly in one vectorised call: the :data:`HYPEROPT_TM_CANDIDATES` largest Tm
     that fit every on-chip budget, each with every port split. ``budget`` counts *distinct*
     tilings: a proposal that snaps to one already evaluated is answered from a cache and costs
-    nothing (the search stops early if the space has fewer tilings than the budget).
+    nothing (the search stops early if the space has fewer tilings than the budget). A local
+    refinement around the best tiling follows; its evaluations are counted too.
     """
     from hyperopt import STATUS_OK, Trials, fmin, hp
 
@@ -156,12 +160,15 @@ def _hyperopt_search(
         fronts.append(front)
         return math.log(float(front.cycles[0])) if not front.empty else 1e3
 
+    def evaluate(key: tuple[int, int, int]) -> float:
+        if key not in losses:
+            losses[key] = solve(*key)
+        return losses[key]
+
     def objective(p: dict) -> dict:
         tn, tr = nearest(tn_v, p["tn"]), nearest(tr_v, p["tr"])
         key = (tn, tr, tr if problem.square_tiles else nearest(tc_v, p["tc"]))
-        if key not in losses:
-            losses[key] = solve(*key)
-        return {"loss": losses[key], "status": STATUS_OK}
+        return {"loss": evaluate(key), "status": STATUS_OK}
 
     def enough(_trials, *args):
         return len(losses) >= wanted, args
@@ -176,6 +183,30 @@ def _hyperopt_search(
         early_stop_fn=enough,
         show_progressbar=False,
     )
+    # Local refinement: the tile sizes next to the best tiling, and half and twice them, until
+    # none improves on it. The loss surface is rugged at the scale of single tile sizes (a 7x7
+    # tile may beat 8x8 by 10%; 7, 14 and 28 all divide a 56x56 map), which a global model
+    # samples too coarsely; this costs a few dozen tilings.
+    axes = [tn_v, tr_v] if problem.square_tiles else [tn_v, tr_v, tc_v]
+    while True:
+        best = min(losses, key=losses.__getitem__)
+        if losses[best] >= 1e3:
+            break
+        coords = best[:2] if problem.square_tiles else best
+        pos = [int(np.searchsorted(v, c)) for v, c in zip(axes, coords, strict=True)]
+        around = [
+            sorted(
+                {
+                    *v[max(0, i - REFINE_STEPS) : i + REFINE_STEPS + 1].tolist(),
+                    *(nearest(v, v[i] * f) for f in REFINE_FACTORS),
+                }
+            )
+            for v, i in zip(axes, pos, strict=True)
+        ]
+        for combo in itertools.product(*around):
+            evaluate((combo[0], combo[1], combo[1] if problem.square_tiles else combo[2]))
+        if min(losses, key=losses.__getitem__) == best:
+            break
     return StageFront.merge(fronts) if fronts else _empty(0)
 
 
