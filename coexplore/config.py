@@ -18,6 +18,9 @@ class ConfigError(ValueError):
         detail = f" (got {got!r})" if got is not None else ""
         super().__init__(f"{source}: field '{field}' must be {allowed}{detail}")
 
+    def __reduce__(self):  # picklable, so errors travel back from worker processes
+        return type(self), (self.source, self.field, self.allowed, self.got)
+
 
 def load_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON file whose top level is a mapping."""

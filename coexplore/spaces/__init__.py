@@ -1,0 +1,24 @@
+"""Search spaces of child networks: registry, the chain space, the NAS-Bench-201 cell space."""
+
+from coexplore.spaces.base import (
+    SPACES,
+    Architecture,
+    SearchSpace,
+    make_space,
+    parse_architecture,
+)
+from coexplore.spaces.chain import ChainArchitecture, ChainLayer, ChainSpace
+from coexplore.spaces.nb201 import NB201Architecture, NB201Space
+
+__all__ = [
+    "SPACES",
+    "Architecture",
+    "ChainArchitecture",
+    "ChainLayer",
+    "ChainSpace",
+    "NB201Architecture",
+    "NB201Space",
+    "SearchSpace",
+    "make_space",
+    "parse_architecture",
+]
