@@ -45,7 +45,7 @@ def test_same_seed_same_result_other_seed_differs(digits, arch):
 def test_optimizers_schedules_and_bf16(digits, arch, cfg):
     r = train(arch, digits, cfg, seed=0)
     assert r.val_acc > 0.5
-    assert r.precision == ("fp32" if cfg.precision == "auto" else cfg.precision)  # small net
+    assert r.precision == cfg.precision
 
 
 def test_divergence_is_recorded_not_raised(digits, arch):

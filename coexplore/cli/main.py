@@ -6,10 +6,11 @@ import argparse
 import sys
 
 from coexplore import __version__
-from coexplore.cli import hw
+from coexplore.cli import cache, hw, train
 from coexplore.config import ConfigError
 from coexplore.hardware.parts import register_part_file
 from coexplore.registry import UnknownNameError
+from coexplore.slow.oracles import OracleError
 from coexplore.tuning.pipeline import NoFeasibleDesign
 
 
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     hw.add_parser(sub)
+    train.add_parser(sub)
+    cache.add_parser(sub)
     return parser
 
 
@@ -38,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.part_file:
             register_part_file(path, overwrite=True)
         return args.func(args)
-    except (ConfigError, UnknownNameError, NoFeasibleDesign, ValueError) as exc:
+    except (ConfigError, UnknownNameError, NoFeasibleDesign, OracleError, ValueError) as exc:
         print(f"coexplore: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

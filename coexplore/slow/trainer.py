@@ -26,8 +26,6 @@ from coexplore.spaces.base import Architecture, count_parameters
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "step", "constant")
 PRECISIONS = ("auto", "fp32", "bf16")
-# Below this many MACs per image, bf16 autocast costs more in casts than it saves (bench).
-BF16_MIN_MACS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class TrainConfig:
     schedule: str = "cosine"
     step_size: int = 10  # epochs per decay of the step schedule
     gamma: float = 0.1  # decay factor of the step schedule
-    precision: str = "auto"  # auto: bf16 autocast + channels_last where it pays off, else fp32
+    precision: str = "auto"  # auto: bf16 autocast + channels_last where native, else fp32
     device: str = "auto"  # auto: CUDA when present, else CPU
     threads: int | None = None  # torch intra-op threads on CPU (None: leave torch's setting)
     val_each_epoch: bool = False  # record a validation curve (one extra forward pass per epoch)
@@ -111,12 +109,20 @@ def resolve_device(config: TrainConfig) -> torch.device:
     return torch.device("cuda" if use_cuda else "cpu")
 
 
-def resolve_precision(config: TrainConfig, macs: int, device: torch.device) -> str:
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16 / AMX); emulated bf16 is slower."""
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(torch.backends.mkldnn.is_available() and probe is not None and probe())
+
+
+def resolve_precision(config: TrainConfig, device: torch.device) -> str:
+    """``auto``: bf16 autocast where the hardware runs it natively (bench/bench_trainer.py
+    measured 1.5x to 2.7x faster training on this project's 2-core CPU, even for 8x8 inputs)."""
     if config.precision != "auto":
         return config.precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if macs >= BF16_MIN_MACS else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 def _schedule(opt: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
@@ -155,7 +161,7 @@ def train(
     model = arch.module(dataset.input_shape, dataset.num_classes)
     macs = arch.network(dataset.input_shape, dataset.num_classes).macs
     params = count_parameters(model)
-    precision = resolve_precision(config, macs, device)
+    precision = resolve_precision(config, device)
     memory_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
     model = model.to(device=device, memory_format=memory_format)
 
