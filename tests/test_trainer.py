@@ -4,7 +4,7 @@ import pytest
 
 from coexplore.config import ConfigError
 from coexplore.data import load_dataset
-from coexplore.slow.trainer import TrainConfig, TrainResult, train
+from coexplore.slow.trainer import TrainConfig, TrainResult, cpu_has_native_bf16, train
 from coexplore.spaces import make_space
 
 SMALL = "k3f24s1-k3f36s2|flatten"
@@ -45,7 +45,8 @@ def test_same_seed_same_result_other_seed_differs(digits, arch):
 def test_optimizers_schedules_and_bf16(digits, arch, cfg):
     r = train(arch, digits, cfg, seed=0)
     assert r.val_acc > 0.5
-    assert r.precision == cfg.precision
+    native = "bf16" if cpu_has_native_bf16() else "fp32"
+    assert r.precision == (native if cfg.precision == "auto" else cfg.precision)
 
 
 def test_divergence_is_recorded_not_raised(digits, arch):
