@@ -15,7 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+from queue import Empty
 
+import numpy as np
 import pytest
 
 from coexplore.cli import cache as cli_cache
@@ -59,6 +61,7 @@ def test_key_id_is_stable_and_covers_every_field():
     assert len({k.id, *(v.id for v in variants)}) == 6
     with pytest.raises(TypeError, match="seed"):
         CacheKey("a", "d", "f", "h", "3")
+    assert CacheKey("resnet-ish", "cifar10", "e5-s0.5", "abc", np.int64(3)).id == k.id
     assert hash_config({"lr": 0.1, "epochs": 5}) == hash_config({"epochs": 5, "lr": 0.1})
     assert hash_config({"lr": 0.1}) != hash_config({"lr": 0.2})
 
@@ -196,7 +199,14 @@ def test_many_processes_write_at_once(tmp_path):
     procs = [ctx.Process(target=_writer, args=(path, s, 50, barrier, queue)) for s in starts]
     for p in procs:
         p.start()
-    stored = dict(queue.get(timeout=60) for _ in procs)
+    stored, deadline = {}, time.monotonic() + 60
+    while len(stored) < len(procs):
+        try:
+            start, keys = queue.get(timeout=0.1)
+            stored[start] = keys
+        except Empty:
+            assert all(p.exitcode in (None, 0) for p in procs), "a writer failed: see stderr"
+            assert time.monotonic() < deadline, "the writers hang"
     for p in procs:
         p.join(timeout=30)
         assert p.exitcode == 0

@@ -106,7 +106,7 @@ def test_train_cli_errors(capsys):
     assert "/nonexistent" in capsys.readouterr().err
 
 
-def test_executors_give_identical_trained_results(tmp_path):
+def test_executors_give_identical_trained_results(tmp_path_factory):
     """The same candidates and seeds trained in-process, in a process pool and on Ray."""
     from coexplore.slow.executors import make_executor
 
@@ -122,6 +122,7 @@ def test_executors_give_identical_trained_results(tmp_path):
 
     results = {}
     for name in ("sequential", "process", "ray"):
-        with make_executor(name, workers=2, run_dir=tmp_path) as ex:
+        run_dir = tmp_path_factory.mktemp("r")  # short: Ray's socket paths are limited
+        with make_executor(name, workers=2, run_dir=run_dir) as ex:
             results[name] = essentials(ex.map(oracle.evaluate_job, jobs))
     assert results["sequential"] == results["process"] == results["ray"]

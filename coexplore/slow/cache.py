@@ -12,18 +12,27 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import numbers
 import os
+import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+_T = TypeVar("_T")
 
 SCHEMA_VERSION = 1
 KEY_FIELDS = ("arch", "dataset", "fidelity", "config_hash", "seed")
 EXPORT_FORMATS = ("jsonl", "csv")
+
+_INSERT = (
+    "INSERT OR IGNORE INTO results (id, arch, dataset, fidelity, config_hash, seed, result, "
+    "diverged, wall_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 # Connections inherited across fork: SQLite forbids using them in the child, and closing them
 # there could disturb the parent's locks, so the child only keeps them alive.
@@ -65,8 +74,9 @@ class CacheKey:
         for name in KEY_FIELDS[:4]:
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"CacheKey.{name} must be a str, got {getattr(self, name)!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+        if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool):
             raise TypeError(f"CacheKey.seed must be an int, got {self.seed!r}")
+        object.__setattr__(self, "seed", int(self.seed))  # numpy ints hash like ints
 
     @property
     def id(self) -> str:
@@ -118,30 +128,53 @@ class ResultCache:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-            self.journal_mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            # FULL: a put is fsynced before it returns, so a finished result survives even a
-            # power loss or OS crash. NORMAL would survive kill -9 too (WAL stays consistent)
-            # but may drop the last commits on power loss; one fsync (~ms) per result that
-            # took seconds to minutes to train is a price worth paying.
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute(_SCHEMA)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"{self.path}: cache schema {version} is newer than this coexplore "
-                    f"understands ({SCHEMA_VERSION})"
-                )
+            self._retrying(lambda: self._set_up(conn))
         except BaseException:
             conn.close()
             raise
         return conn
 
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":  # switching needs the file to itself; once WAL, it stays WAL
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        self.journal_mode = mode
+        # FULL: a put is fsynced before it returns, so a finished result survives even a
+        # power loss or OS crash. NORMAL would survive kill -9 too (WAL stays consistent)
+        # but may drop the last commits on power loss; one fsync (~ms) per result that
+        # took seconds to minutes to train is a price worth paying.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(_SCHEMA)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"{self.path}: cache schema {version} is newer than this coexplore "
+                f"understands ({SCHEMA_VERSION})"
+            )
+
+    def _retrying(self, op: Callable[[], _T]) -> _T:
+        """``op()``, retried for up to ``timeout_s`` while the file is locked.
+
+        ``busy_timeout`` already makes reads and writes wait; this covers the locks SQLite
+        does not wait on, such as several processes switching a new file to WAL at once.
+        Every operation retried here is idempotent (reads, ``INSERT OR IGNORE``, set-up).
+        """
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                return op()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0.005, 0.05))
+
     def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         self._after_fork()
         with self._lock:
-            return self._connection().execute(sql, params).fetchall()
+            conn = self._connection()
+            return self._retrying(lambda: conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
         """Close this process's connection (a later call reopens it)."""
@@ -182,25 +215,22 @@ class ResultCache:
         if not isinstance(result, Mapping):
             raise TypeError(f"a cached result must be a mapping, got {type(result).__name__}")
         text = json.dumps(result)  # fails here, before the file is touched
-        diverged = int(result.get("diverged") is True)
         self._after_fork()
+        row = (
+            key.id,
+            key.arch,
+            key.dataset,
+            key.fidelity,
+            key.config_hash,
+            key.seed,
+            text,
+            int(result.get("diverged") is True),
+            None if wall_s is None else float(wall_s),
+            time.time(),
+        )
         with self._lock:
-            cur = self._connection().execute(
-                "INSERT OR IGNORE INTO results (id, arch, dataset, fidelity, config_hash, seed, "
-                "result, diverged, wall_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key.id,
-                    key.arch,
-                    key.dataset,
-                    key.fidelity,
-                    key.config_hash,
-                    key.seed,
-                    text,
-                    diverged,
-                    None if wall_s is None else float(wall_s),
-                    time.time(),
-                ),
-            )
+            conn = self._connection()
+            cur = self._retrying(lambda: conn.execute(_INSERT, row))
             return cur.rowcount == 1
 
     def __contains__(self, key: object) -> bool:
@@ -264,6 +294,14 @@ class ResultCache:
         writer.writeheader()
         writer.writerows(rows)
         return len(rows)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

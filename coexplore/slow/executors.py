@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 import warnings
@@ -157,8 +158,8 @@ def ray_temp_dir(run_dir: str | os.PathLike) -> str:
     short = tempfile.mkdtemp(prefix="coexplore-ray-", dir="/tmp")
     warnings.warn(
         f"Ray's temp dir {path} is longer than {RAY_MAX_TEMP_DIR} bytes (Unix socket paths "
-        f"are limited to 107); Ray logs go to {short} instead",
-        stacklevel=3,
+        f"are limited to 107); Ray's files go to {short} instead (removed on close)",
+        stacklevel=4,  # the caller of make_executor
     )
     return short
 
@@ -187,6 +188,7 @@ class RayExecutor(_Base):
         ray = self._ray = import_ray()
         self.address = address
         self._owns_ray = False
+        self._scratch: str | None = None  # a fallback temp dir of ours, removed on close
         if ray.is_initialized():  # the caller set Ray up: use it as it is
             self.workers = int(ray.cluster_resources().get("CPU", 1))
             return
@@ -199,6 +201,8 @@ class RayExecutor(_Base):
         else:
             self.workers = _workers(workers)
             temp_dir = None if run_dir is None else ray_temp_dir(run_dir)
+            if temp_dir is not None and not temp_dir.startswith(os.path.abspath(run_dir)):
+                self._scratch = temp_dir
             # The local raylet and its workers inherit the environment of this ray.init: an
             # env var rather than a runtime_env, so that pre-started workers are usable.
             with _env(PYTHONPATH=os.pathsep.join(_user_sys_path())):
@@ -229,6 +233,9 @@ class RayExecutor(_Base):
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 @contextlib.contextmanager

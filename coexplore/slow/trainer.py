@@ -8,8 +8,6 @@ an exception. Same architecture, data, config and seed → the same result on th
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from contextlib import nullcontext
@@ -21,6 +19,7 @@ from torch import nn
 
 from coexplore.config import ConfigError
 from coexplore.data import Dataset
+from coexplore.slow.cache import hash_config
 from coexplore.spaces.base import Architecture, count_parameters
 
 OPTIMIZERS = ("sgd", "adam")
@@ -68,7 +67,7 @@ class TrainConfig:
     def hash(self) -> str:
         """Stable hash of the fields that change what training computes (not device/threads)."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "threads")}
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return hash_config(d)[:16]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "train config") -> TrainConfig:
