@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_tuners.py
+	$(PY) bench/bench_trainer.py
 
 fpga15: $(STAMP)
 	$(PY) launch/fpga15_alexnet.py

@@ -1,12 +1,15 @@
 """The slow phase's trainer against a bare torch loop, and fp32 against bf16 autocast.
 
 1. Overhead: ``coexplore.slow.trainer.train`` and a minimal hand-written loop train the same
-   architecture (same initial weights, same batches, same SGD + cosine schedule) on the same
-   tensors; runs alternate (trainer, bare, trainer, bare, ...) and the medians are compared. The
-   issue's bar is an overhead of at most 5% of wall time.
-2. Precision: the trainer in fp32 and in bf16 autocast + channels_last on CPU, for small and
+   architecture (same initial weights, same batches, same SGD + cosine schedule, same
+   channels_last layout) on the same tensors; runs alternate (trainer, bare, trainer, bare, ...)
+   and the medians are compared. The issue's bar is an overhead of at most 5% of wall time.
+2. Precision: the trainer in fp32 and in bf16 autocast (both channels_last) on CPU, for small and
    larger children: the evidence behind ``precision="auto"`` (bf16 where the CPU runs it
    natively).
+
+3. Layout: the bare loop in fp32 with NCHW (contiguous) against channels_last tensors: why the
+   trainer keeps images and weights channels_last.
 
 One untimed run of each loop comes first (torch's first call in a process pays one-off set-up).
 
@@ -32,11 +35,12 @@ CHAIN6 = "k3f24s1-k3f36s1-k3f48s2-k3f48s1-k3f64s2-k3f64s1|flatten"
 CHAIN6_WIDE = "k5f64s1-k5f64s1-k3f64s2-k3f64s1-k3f64s2-k3f64s1|flatten"
 
 
-def bare_loop(arch, ds, cfg: TrainConfig, seed: int) -> float:
+def bare_loop(arch, ds, cfg: TrainConfig, seed: int, layout=torch.channels_last) -> float:
     """The least a training loop can do: same model, batches, optimiser, schedule, final eval."""
     start = time.perf_counter()
     torch.manual_seed(seed)
-    model = arch.module(ds.input_shape, ds.num_classes)
+    model = arch.module(ds.input_shape, ds.num_classes).to(memory_format=layout)
+    x_train = ds.x_train.to(memory_format=layout)  # channels_last: the layout the trainer uses
     opt = torch.optim.SGD(
         model.parameters(),
         lr=cfg.lr,
@@ -54,7 +58,7 @@ def bare_loop(arch, ds, cfg: TrainConfig, seed: int) -> float:
         order = torch.randperm(n, generator=gen)
         for i in range(0, n, cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
-            loss = loss_fn(model(ds.x_train[idx]), ds.y_train[idx])
+            loss = loss_fn(model(x_train[idx]), ds.y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -104,7 +108,7 @@ def main() -> None:
 
     native = cpu_has_native_bf16()
     print(
-        f"\n2. fp32 vs bf16 autocast + channels_last (trainer); native bf16 on this CPU: "
+        f"\n2. fp32 vs bf16 autocast (trainer, channels_last); native bf16 on this CPU: "
         f"{native}, so precision='auto' is {'bf16' if native else 'fp32'}"
     )
     print(
@@ -134,6 +138,21 @@ def main() -> None:
             f"{data:<18} {label:<11} {macs:>10,} {times['fp32']:>8.2f} {times['bf16']:>8.2f} "
             f"{times['fp32'] / times['bf16']:>12.2f}x"
         )
+
+    print("\n3. memory layout (bare loop, fp32): contiguous NCHW vs channels_last")
+    print(f"{'data':<18} {'NCHW s':>8} {'chlast s':>9} {'chlast speed-up':>15}")
+    for name in ("digits", "mnist5k"):
+        ds = load_dataset(DataConfig(name))
+        arch = space.parse(CHAIN6)
+        cfg = TrainConfig(epochs=epochs, precision="fp32")
+        times = {}
+        for layout in (torch.contiguous_format, torch.channels_last):
+            bare_loop(arch, ds, cfg, 0, layout)  # untimed warm-up
+            times[layout] = statistics.median(
+                bare_loop(arch, ds, cfg, r, layout) for r in range(repeats)
+            )
+        nchw, cl = times[torch.contiguous_format], times[torch.channels_last]
+        print(f"{name:<18} {nchw:>8.2f} {cl:>9.2f} {nchw / cl:>14.2f}x")
 
 
 if __name__ == "__main__":
