@@ -296,6 +296,11 @@ class Specs:
     max_energy_mj: float | None = None
     max_fpgas: int | None = None
 
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value is not None and value <= 0:
+                raise ConfigError("specs", name, "a positive number, or null for no limit", value)
+
     def check(self, metrics: PipelineMetrics) -> list[dict[str, Any]]:
         """The failed specs, each with its limit, the value reached and the relative miss."""
         checks = [

@@ -1,0 +1,121 @@
+"""Scenario files: the catalogue loads, and every mistake names the file, field and rule."""
+
+import copy
+
+import pytest
+import yaml
+
+from coexplore.config import ConfigError
+from coexplore.scenario import get_scenario, load_scenario, scenario_files
+
+BASE = {
+    "description": "test scenario",
+    "data": {"name": "digits"},
+    "space": {"name": "chain", "depth": 4},
+    "hardware": {"parts": ["XC7Z020"], "max_fpgas": 1},
+    "specs": {"min_throughput_fps": 1000},
+    "reward": {"alpha": 0.7},
+    "fast_phase": {"tuner": "exhaustive"},
+    "slow_phase": {"oracle": "train", "train": {"epochs": 2}},
+}
+
+
+def write(tmp_path, data, name="sc.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_catalogue_scenarios_load():
+    files = scenario_files()
+    assert {"digits-fpga", "mnist5k-fpga", "cifar10-fpga"} <= set(files)
+    for name in files:
+        s = get_scenario(name)
+        assert s.gym_id == f"coexplore/{name}-v0" and s.description
+        assert set(s.hardware.parts) <= {"XC7Z020", "XC7A50T"}
+        assert s.specs.min_throughput_fps > 0
+
+
+def test_a_valid_file(tmp_path):
+    s = load_scenario(write(tmp_path, BASE, "my-env.yaml"))
+    assert s.name == "my-env" and s.space.depth == 4 and s.slow_phase.train.epochs == 2
+    assert s.fast_phase.hw_attempts == 10 and s.reward.penalty == -1.0
+
+
+def edit(path, value):
+    data = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    target = data
+    for p in parents:
+        target = target[p]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "says"),
+    [
+        ("colour", "blue", "colour", "known fields"),
+        ("specs", KeyError, "specs", "required"),
+        ("data.name", "imagenet", "data.name", "digits"),
+        ("data.seed", "zero", "data.seed", "an integer"),
+        ("data.val_fraction", 1.5, "data.val_fraction", ""),
+        ("space.name", "darts", "space.name", "chain"),
+        ("space.kernels", [2, 4], "space", "odd"),
+        ("hardware.parts", ["XC9000"], "hardware.parts", "XC7Z020"),
+        ("hardware.max_fpgas", 0, "hardware.max_fpgas", ">= 1"),
+        ("hardware.speed", 1, "hardware.speed", "known fields"),
+        ("specs.min_throughput_fps", -5, "specs.min_throughput_fps", "positive"),
+        ("reward.alpha", 1.5, "reward.alpha", "[0, 1]"),
+        ("fast_phase.tuner", "bayes", "fast_phase.tuner", "tpe"),
+        ("fast_phase.hw_attempts", True, "fast_phase.hw_attempts", "an integer"),
+        ("slow_phase.oracle", "table", "slow_phase.table", "CSV"),
+        ("slow_phase.executor", "slurm", "slow_phase.executor", "ray"),
+        ("slow_phase.train", {"epochs": 0}, "slow_phase.train.epochs", ">= 1"),
+        ("slow_phase.train", {"optimiser": "sgd"}, "slow_phase.train.optimiser", "known"),
+    ],
+)
+def test_mistakes_name_file_field_and_rule(tmp_path, path, value, field, says):
+    with pytest.raises(ConfigError) as err:
+        load_scenario(write(tmp_path, edit(path, value)))
+    assert err.value.field == field, str(err.value)
+    assert "sc.yaml" in str(err.value) and says in str(err.value)
+
+
+def test_unknown_scenario_lists_the_catalogue():
+    with pytest.raises(ConfigError, match="digits-fpga"):
+        get_scenario("no-such-env")
+
+
+def test_the_wheel_ships_the_scenarios_and_parts(tmp_path):
+    """Scenario files must be found from an installed wheel too, not only from a checkout."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("coexplore-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for scenario in scenario_files():
+        assert any(n.endswith(f"share/coexplore/envs/{scenario}.yaml") for n in names)
+    assert any(n.endswith("coexplore/hardware/parts/XC7Z020.yaml") for n in names)
