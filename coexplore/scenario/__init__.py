@@ -1,6 +1,7 @@
 """Scenarios: the declarative description of one co-exploration environment (``envs/*.yaml``)."""
 
 from coexplore.scenario.catalogue import envs_dirs, get_scenario, scenario_files
+from coexplore.scenario.reward import RewardTerms, hotnas_reward
 from coexplore.scenario.schema import (
     FastPhaseConfig,
     HardwarePool,
@@ -15,10 +16,12 @@ __all__ = [
     "FastPhaseConfig",
     "HardwarePool",
     "RewardConfig",
+    "RewardTerms",
     "Scenario",
     "SlowPhaseConfig",
     "envs_dirs",
     "get_scenario",
+    "hotnas_reward",
     "load_scenario",
     "scenario_files",
     "scenario_from_dict",
