@@ -14,7 +14,6 @@ their dynamic power while the stage is busy; DRAM traffic costs energy per bit (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -329,17 +328,3 @@ def single_stage(
 ) -> HardwareDesign:
     """A one-FPGA design running every layer."""
     return HardwareDesign((Stage(part, 0, num_layers, design),), precision)
-
-
-def stages_from_cuts(
-    parts: Sequence[str], cuts: Sequence[int], num_layers: int
-) -> list[tuple[str, int, int]]:
-    """(part, start, stop) for each stage of a partition given by its cut points."""
-    bounds = [0, *cuts, num_layers]
-    if len(bounds) - 1 != len(parts):
-        raise ValueError(f"{len(parts)} parts need {len(parts) - 1} cut points, got {len(cuts)}")
-    if not all(a < b for a, b in zip(bounds, bounds[1:], strict=False)):
-        raise ValueError(
-            f"cut points {list(cuts)} must increase strictly within 1..{num_layers - 1}"
-        )
-    return [(p, bounds[i], bounds[i + 1]) for i, p in enumerate(parts)]

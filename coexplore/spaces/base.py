@@ -13,7 +13,6 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from coexplore.registry import Registry
@@ -93,14 +92,3 @@ def conv_from_layer(layer: Layer, bias: bool = False) -> nn.Conv2d:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-@torch.no_grad()
-def output_shapes(module: nn.Sequential, input_shape: tuple[int, int, int]) -> list[tuple]:
-    """Shapes after every child of a sequential module for one input (used in tests)."""
-    x = torch.zeros(1, *input_shape)
-    shapes = []
-    for child in module:
-        x = child(x)
-        shapes.append(tuple(x.shape[1:]))
-    return shapes

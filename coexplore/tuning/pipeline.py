@@ -128,7 +128,7 @@ def _assemble(
                 f"no engine design of {parts[i]} fits its budgets for layers "
                 f"{bounds[i]}..{bounds[i + 1] - 1} in {tuner.precision}"
             )
-    bits = tuner._precision.act_bits
+    bits = PRECISIONS.get(tuner.precision).act_bits
     times = [float(f.cycles[0]) / p.clock_hz for f, p in zip(fronts, fparts, strict=True)]
     transfers = [
         _transfer_s(tuner.network, fparts[i], fparts[i + 1], bounds[i + 1], bits, link)
