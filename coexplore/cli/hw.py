@@ -77,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--budget",
         type=int,
         default=DEFAULT_BUDGET,
-        help=f"proposals per stage for tpe/random (default: {DEFAULT_BUDGET})",
+        help=f"tpe/random: distinct tilings tried per stage problem (default: {DEFAULT_BUDGET})",
     )
     tune.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     tune.add_argument(
