@@ -61,6 +61,19 @@ class SearchSpace(ABC):
     def config(self) -> dict[str, Any]:
         """The space's settings, JSON-serialisable (recorded with every search)."""
 
+    @abstractmethod
+    def token_choices(self) -> list[int]:
+        """How many choices each token of an architecture has, in the order a controller
+        emits them (one token per design choice, as in Jiang et al.'s controller)."""
+
+    def allowed(self, prefix: list[int], input_size: int) -> list[int]:
+        """The choices of token ``len(prefix)`` that are possible after ``prefix``."""
+        return list(range(self.token_choices()[len(prefix)]))
+
+    @abstractmethod
+    def from_tokens(self, tokens: list[int]) -> Architecture:
+        """The architecture a full list of tokens names."""
+
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 

@@ -144,6 +144,33 @@ class ChainSpace(SearchSpace):
             for ly in arch.layers
         )
 
+    def token_choices(self) -> list[int]:
+        """Per layer: kernel, filters, stride."""
+        return [len(self.kernels), len(self.filters), len(self.strides)] * self.depth
+
+    def allowed(self, prefix: list[int], input_size: int) -> list[int]:
+        """All choices, except strides that would stride a 1×1 map (impossible choices)."""
+        position = len(prefix)
+        if position % 3 != 2:
+            return list(range(self.token_choices()[position]))
+        size = input_size
+        for i in range(0, position - 2, 3):
+            k, s = self.kernels[prefix[i]], self.strides[prefix[i + 2]]
+            size = conv_output_size(size, k, s, (k - 1) // 2)
+        ok = self.allowed_strides(size)
+        return [i for i, s in enumerate(self.strides) if s in ok]
+
+    def from_tokens(self, tokens: list[int]) -> ChainArchitecture:
+        if len(tokens) != 3 * self.depth:
+            raise ValueError(f"a depth-{self.depth} chain takes {3 * self.depth} tokens")
+        layers = tuple(
+            ChainLayer(
+                self.kernels[tokens[i]], self.filters[tokens[i + 1]], self.strides[tokens[i + 2]]
+            )
+            for i in range(0, len(tokens), 3)
+        )
+        return ChainArchitecture(layers, self.head)
+
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -200,6 +200,15 @@ class NB201Space(SearchSpace):
             self.cells_per_stage,
         )
 
+    def token_choices(self) -> list[int]:
+        """One operation per edge."""
+        return [len(OPS)] * len(EDGES)
+
+    def from_tokens(self, tokens: list[int]) -> NB201Architecture:
+        if len(tokens) != len(EDGES):
+            raise ValueError(f"an NB201 cell takes {len(EDGES)} tokens")
+        return NB201Architecture(tuple(OPS[t] for t in tokens), self.channels, self.cells_per_stage)
+
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -1,0 +1,132 @@
+"""The co-exploration environment: Gymnasium/SB3 API, masks, pruning, determinism, vec envs."""
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import coexplore  # noqa: F401  (registers the ids)
+from coexplore.env import CoExploreEnv
+from coexplore.scenario import get_scenario
+
+
+def quick(min_fps=3500.0, **train):
+    """digits-fpga with 1-epoch training: the real pipeline, fast enough for tests."""
+    s = get_scenario("digits-fpga")
+    slow = dataclasses.replace(
+        s.slow_phase, train=dataclasses.replace(s.slow_phase.train, epochs=1, **train)
+    )
+    return dataclasses.replace(
+        s, slow_phase=slow, specs=dataclasses.replace(s.specs, min_throughput_fps=min_fps)
+    )
+
+
+def rollout(env, rng, masked=True):
+    obs, _ = env.reset()
+    while True:
+        if env.mode == "one-shot":
+            action = env.action_space.sample()
+        elif masked:
+            action = int(rng.choice(np.flatnonzero(env.action_masks())))
+        else:
+            action = int(rng.integers(env.action_space.n))
+        obs, reward, done, truncated, info = env.step(action)
+        assert env.observation_space.contains(obs)
+        if done:
+            return reward, info
+
+
+@pytest.mark.parametrize("mode", ["sequential", "one-shot"])
+def test_env_checkers_pass(mode):
+    env = CoExploreEnv(quick(), mode=mode)
+    gym_check_env(env, skip_render_check=True)
+    sb3_check_env(env)
+
+
+def test_registered_ids():
+    ids = {k for k in gym.registry if k.startswith("coexplore/")}
+    assert {"coexplore/digits-fpga-v0", "coexplore/mnist5k-fpga-v0"} <= ids
+    env = gym.make("coexplore/digits-fpga-v0", scenario=quick())
+    assert env.unwrapped.scenario.data.name == "digits"
+
+
+def test_candidate_record_and_reward(tmp_path):
+    env = CoExploreEnv(quick(min_fps=1.0), cache=str(tmp_path / "c.sqlite"))
+    env.reset(seed=0)
+    reward, info = rollout(env, np.random.default_rng(0))
+    assert not info["pruned"] and info["failed_specs"] == []
+    for key in (
+        "arch",
+        "hardware",
+        "metrics",
+        "val_acc",
+        "test_acc",
+        "fast_s",
+        "slow_s",
+        "cache_hit",
+        "parts",
+        "hw_attempts",
+        "r_acc",
+        "r_hw",
+    ):
+        assert key in info
+    assert info["metrics"]["throughput_fps"] >= 1.0 and info["reward"] == reward
+    assert env.scenario.space.parse(info["arch"]).canonical == info["arch"]
+
+
+def test_impossible_spec_prunes_without_training():
+    env = CoExploreEnv(quick(min_fps=1e12))
+    env.reset(seed=0)
+    reward, info = rollout(env, np.random.default_rng(1))
+    assert info["pruned"] and reward == env.scenario.reward.penalty
+    assert info["failed_specs"][0]["spec"] == "min_throughput_fps"
+    assert info["hw_attempts"] == env.scenario.fast_phase.hw_attempts
+    assert "val_acc" not in info and info["slow_s"] == 0.0
+
+
+def test_masks_and_remapping_of_impossible_actions():
+    env = CoExploreEnv(quick(min_fps=1e12))
+    env.reset(seed=0)
+    # three stride-2 layers take 8x8 to 1x1: the fourth stride token allows stride 1 only
+    for _ in range(3):
+        for a in (0, 0, 1):  # kernel 1, 24 filters, stride 2
+            env.step(a)
+    env.step(0)
+    env.step(0)
+    assert env.action_masks().tolist() == [True, False, False, False]
+    env.step(1)  # an agent ignoring the mask asks for stride 2 anyway: mapped to stride 1
+    assert env._tokens[-1] == 0
+    for _ in range(6 + 2):
+        env.step(int(np.flatnonzero(env.action_masks())[0]))
+    assert env._tokens[-1] is not None  # the episode completed without an exception
+
+
+def test_same_seed_same_episode():
+    def episode():
+        env = CoExploreEnv(quick(min_fps=1.0))
+        env.reset(seed=5)
+        return rollout(env, np.random.default_rng(5))
+
+    (r1, i1), (r2, i2) = episode(), episode()
+    assert r1 == r2 and i1["arch"] == i2["arch"] and i1["hardware"] == i2["hardware"]
+
+
+def test_vec_envs_share_one_cache(tmp_path):
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    cache = str(tmp_path / "shared.sqlite")
+    for vec_cls in (DummyVecEnv, SubprocVecEnv):
+        vec = vec_cls([lambda: CoExploreEnv(quick(min_fps=1.0), mode="one-shot", cache=cache)] * 2)
+        vec.seed(0)
+        vec.reset()
+        actions = np.array([vec.action_space.sample(), vec.action_space.sample()])
+        _, rewards, dones, infos = vec.step(actions)
+        assert dones.all() and len(infos) == 2
+        vec.close()
+    from coexplore.slow.cache import ResultCache
+
+    with ResultCache(cache) as c:
+        assert len(c) >= 1
