@@ -130,3 +130,19 @@ def test_vec_envs_share_one_cache(tmp_path):
 
     with ResultCache(cache) as c:
         assert len(c) >= 1
+
+
+@pytest.mark.parametrize("algo", ["ppo", "maskable-ppo"])
+def test_sb3_agents_learn_on_the_env(algo, tmp_path, monkeypatch):
+    """Real SB3 / sb3-contrib algorithms run their learn() loop on the environment."""
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path))
+    env = CoExploreEnv(quick(min_fps=1.0), cache=str(tmp_path / "c.sqlite"))
+    if algo == "ppo":
+        from stable_baselines3 import PPO as Algo
+    else:
+        from sb3_contrib import MaskablePPO as Algo
+    model = Algo("MlpPolicy", env, n_steps=40, batch_size=20, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=40)  # two episodes of 20 tokens, then one update
+    obs, _ = env.reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(int(action))
