@@ -119,3 +119,16 @@ def test_the_wheel_ships_the_scenarios_and_parts(tmp_path):
     for scenario in scenario_files():
         assert any(n.endswith(f"share/coexplore/envs/{scenario}.yaml") for n in names)
     assert any(n.endswith("coexplore/hardware/parts/XC7Z020.yaml") for n in names)
+
+
+def test_envs_command(capsys):
+    import json
+
+    from coexplore.cli.main import main
+
+    assert main(["envs", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["envs"]}
+    assert rows["coexplore/digits-fpga-v0"]["dataset"] == "digits"
+    assert rows["coexplore/mnist5k-fpga-v0"]["specs"]["min_throughput_fps"] > 0
+    assert main(["envs"]) == 0
+    assert "coexplore/cifar10-fpga-v0" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from coexplore import __version__
-from coexplore.cli import cache, hw, train
+from coexplore.cli import cache, envs, hw, train
 from coexplore.config import ConfigError
 from coexplore.hardware.parts import register_part_file
 from coexplore.registry import UnknownNameError
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     hw.add_parser(sub)
     train.add_parser(sub)
     cache.add_parser(sub)
+    envs.add_parser(sub)
     return parser
 
 
