@@ -146,3 +146,20 @@ def test_sb3_agents_learn_on_the_env(algo, tmp_path, monkeypatch):
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(int(action))
+
+
+def test_custom_agent_example_runs(tmp_path):
+    """launch/custom_agent.py: the documented bring-your-own-agent example keeps working."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "launch" / "custom_agent.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--episodes", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    assert "episode   1" in out and "best:" in out
