@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_tuners.py
 	$(PY) bench/bench_trainer.py
+	$(PY) bench/bench_env.py
 
 fpga15: $(STAMP)
 	$(PY) launch/fpga15_alexnet.py
