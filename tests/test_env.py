@@ -83,8 +83,26 @@ def test_impossible_spec_prunes_without_training():
     reward, info = rollout(env, np.random.default_rng(1))
     assert info["pruned"] and reward == env.scenario.reward.penalty
     assert info["failed_specs"][0]["spec"] == "min_throughput_fps"
-    assert info["hw_attempts"] == env.scenario.fast_phase.hw_attempts
+    assert info["failed_specs"][0]["reason"] == "upper bound over the pool"
+    assert info["hw_attempts"] == 0  # no hardware design can reach it: none is tried
     assert "val_acc" not in info and info["slow_s"] == 0.0
+
+
+def test_throughput_bound_is_never_beaten():
+    """The early-prune bound is sound: no tuned pipeline of pool parts exceeds it."""
+    from coexplore.env.fast_phase import throughput_upper_bound
+    from coexplore.tuning.pipeline import StageTuner, tune_partition
+
+    env = CoExploreEnv(quick())
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        arch = env.space.sample(rng, input_size=8)
+        net = arch.network(env.input_shape, env.num_classes)
+        tuner = StageTuner(net)
+        bound = throughput_upper_bound(tuner, env.pool)
+        for parts in (["XC7Z020"], ["XC7A50T", "XC7Z020"], ["XC7Z020", "XC7Z020"]):
+            fps = tune_partition(net, parts, stage_tuner=tuner).metrics.throughput_fps
+            assert fps <= bound * (1 + 1e-9)
 
 
 def test_masks_and_remapping_of_impossible_actions():

@@ -3,20 +3,23 @@
 The controller picks the network and the FPGA pipeline (one part per stage); the fast phase
 tunes the engine designs and the layer partition (the design tuner) and checks the specs. When
 they fail, it tries other part choices from the pool, up to ``hw_attempts`` hardware designs per
-network as Jiang et al. do (they resample up to 10), before pruning the candidate.
+network as Jiang et al. do (they resample up to 10), before pruning the candidate. The pools are
+small, so the other designs are enumerated rather than sampled.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from coexplore.hardware.parts import get_part
 from coexplore.hardware.pipeline import PipelineMetrics
 from coexplore.scenario.schema import Scenario
-from coexplore.tuning.pipeline import NoFeasibleDesign, TuneResult, tune_partition
+from coexplore.tuning.pipeline import NoFeasibleDesign, StageTuner, TuneResult, tune_partition
 from coexplore.workloads.layer import Network
 
 
@@ -38,38 +41,69 @@ class FastPhaseResult:
         return None if self.result is None else self.result.metrics
 
 
+def throughput_upper_bound(tuner: StageTuner, pool: list[str]) -> float:
+    """No pipeline of pool parts beats this throughput: every layer runs on some stage, and a
+    stage takes at least as long as its slowest layer on the best part for that layer."""
+    n = len(tuner.network)
+    worst = max(min(tuner.stage_time(get_part(p), i, i + 1) for p in pool) for i in range(n))
+    return 1.0 / worst
+
+
+def pipelines_to_try(chosen: list[str], pool: list[str], max_fpgas: int, layers: int):
+    """The controller's choice first, then every other pipeline of pool parts, longest first
+    (more FPGAs, more throughput), so the attempts cover the pool in a fixed order."""
+    yield chosen
+    for n in range(min(max_fpgas, layers), 0, -1):
+        for combo in itertools.product(pool, repeat=n):
+            if list(combo) != chosen:
+                yield list(combo)
+
+
 def run_fast_phase(
     network: Network, parts: list[str], scenario: Scenario, rng: np.random.Generator
 ) -> FastPhaseResult:
-    """Tune ``parts`` first, then other pool choices, until one meets every spec."""
+    """Tune ``parts`` first, then other pipelines of the pool (:func:`pipelines_to_try`), up to
+    ``hw_attempts`` in all, until one meets every spec.
+
+    One stage tuner serves every attempt, so a (part, layer range) problem is tuned once per
+    candidate. A candidate whose throughput upper bound already misses the spec is pruned at
+    once, without trying hardware designs that cannot succeed.
+    """
     start = time.perf_counter()
     hw, fast = scenario.hardware, scenario.fast_phase
-    candidates, tried = [list(parts)], []
+    tuner = StageTuner(
+        network,
+        precision=hw.precision,
+        tuner=fast.tuner,
+        budget=fast.budget,
+        seed=int(rng.integers(2**31)),
+    )
+    limit = scenario.specs.min_throughput_fps
+    if limit is not None:
+        bound = throughput_upper_bound(tuner, list(hw.parts))
+        if bound < limit:
+            miss = {
+                "spec": "min_throughput_fps",
+                "limit": limit,
+                "value": bound,
+                "miss_ratio": (limit - bound) / limit,
+                "reason": "upper bound over the pool",
+            }
+            return FastPhaseResult(list(parts), None, [miss], 0, time.perf_counter() - start, [])
+    tried: list[list[str]] = []
     failed: list[dict[str, Any]] = []
     result: TuneResult | None = None
-    while candidates and len(tried) < fast.hw_attempts:
-        choice = candidates.pop(0)
+    for choice in pipelines_to_try(list(parts), list(hw.parts), hw.max_fpgas, len(network)):
+        if len(tried) == fast.hw_attempts:
+            break
         tried.append(choice)
         try:
-            result = tune_partition(
-                network,
-                choice,
-                link=hw.link_gbps,
-                precision=hw.precision,
-                tuner=fast.tuner,
-                budget=fast.budget,
-                seed=int(rng.integers(2**31)),
-            )
+            result = tune_partition(network, choice, link=hw.link_gbps, stage_tuner=tuner)
             failed = scenario.specs.check(result.metrics)
-            if not result.metrics.valid:  # cannot happen with a tuner, kept as a guard
-                failed.append({"spec": "budgets", "violations": result.metrics.violations})
         except (NoFeasibleDesign, ValueError) as exc:
             result, failed = None, [{"spec": "feasible", "reason": str(exc)}]
         if not failed:
             break
-        if not candidates:  # resample another pipeline from the pool
-            n = int(rng.integers(1, min(hw.max_fpgas, len(network)) + 1))
-            candidates.append([str(p) for p in rng.choice(hw.parts, size=n)])
     return FastPhaseResult(
         tried[-1], result, failed, len(tried), time.perf_counter() - start, tried
     )
