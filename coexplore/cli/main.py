@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from coexplore import __version__
-from coexplore.cli import cache, envs, hw, train
+from coexplore.cli import cache, envs, hw, report, search, train
 from coexplore.config import ConfigError
 from coexplore.hardware.parts import register_part_file
 from coexplore.registry import UnknownNameError
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     cache.add_parser(sub)
     envs.add_parser(sub)
+    search.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 
@@ -42,7 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.part_file:
             register_part_file(path, overwrite=True)
         return args.func(args)
-    except (ConfigError, UnknownNameError, NoFeasibleDesign, OracleError, ValueError) as exc:
+    except (
+        ConfigError,
+        UnknownNameError,
+        NoFeasibleDesign,
+        OracleError,
+        ValueError,
+        FileNotFoundError,
+    ) as exc:
         print(f"coexplore: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like

@@ -37,6 +37,7 @@ from coexplore.slow.oracles import AccuracyOracle, TableOracle, TrainOracle
 
 MODES = ("sequential", "one-shot")
 NO_FPGA = "none"
+RECORD_ONLY = ("episode", "wall_s")  # keys a search log adds to the env's info
 
 
 def make_oracle(scenario: Scenario, cache: str | None = None) -> AccuracyOracle:
@@ -147,6 +148,13 @@ class CoExploreEnv(gym.Env):
             self._records[key] = self._evaluate(tokens)
         reward, info = self._records[key]
         return reward, copy.deepcopy(info)
+
+    def preload(self, records: list[dict[str, Any]]) -> None:
+        """Take finished evaluations (records of a search log) as already done: proposing one
+        of them again returns its record at once (a resumed search replays them)."""
+        for r in records:
+            info = {k: v for k, v in r.items() if k not in RECORD_ONLY}
+            self._records[tuple(r["tokens"])] = (float(r["reward"]), info)
 
     def _evaluate(self, tokens: list[int]) -> tuple[float, dict[str, Any]]:
         """Fast phase, then (for survivors) slow phase and reward."""

@@ -1,6 +1,6 @@
 """Scenarios: the declarative description of one co-exploration environment (``envs/*.yaml``)."""
 
-from coexplore.scenario.catalogue import envs_dirs, get_scenario, scenario_files
+from coexplore.scenario.catalogue import envs_dirs, get_scenario, scenario_files, scenario_path
 from coexplore.scenario.reward import RewardTerms, hotnas_reward
 from coexplore.scenario.schema import (
     FastPhaseConfig,
@@ -8,6 +8,7 @@ from coexplore.scenario.schema import (
     RewardConfig,
     Scenario,
     SlowPhaseConfig,
+    apply_overrides,
     load_scenario,
     scenario_from_dict,
 )
@@ -19,10 +20,12 @@ __all__ = [
     "RewardTerms",
     "Scenario",
     "SlowPhaseConfig",
+    "apply_overrides",
     "envs_dirs",
     "get_scenario",
     "hotnas_reward",
     "load_scenario",
     "scenario_files",
     "scenario_from_dict",
+    "scenario_path",
 ]

@@ -10,9 +10,12 @@ file, the field and what is allowed.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from coexplore.config import ConfigError, load_mapping, require_keys
 from coexplore.data import DataConfig
@@ -27,7 +30,7 @@ from coexplore.spaces import SPACES, SearchSpace
 from coexplore.tuning.pipeline import DEFAULT_BUDGET
 from coexplore.tuning.tuners import TUNERS
 
-SECTIONS = ("data", "space", "hardware", "specs", "reward", "fast_phase", "slow_phase")
+SECTIONS = ("data", "space", "hardware", "specs", "reward", "fast_phase", "slow_phase", "agents")
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class Scenario:
     reward: RewardConfig
     fast_phase: FastPhaseConfig
     slow_phase: SlowPhaseConfig
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent → hyperparameters
     source: str = ""
 
     @property
@@ -139,7 +143,7 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         data,
         source,
         required={"description", "data", "space", "hardware", "specs"},
-        optional={"name", "reward", "fast_phase", "slow_phase"},
+        optional={"name", "reward", "fast_phase", "slow_phase", "agents"},
     )
     name = str(data.get("name", Path(source).stem))
     if not isinstance(data["description"], str) or not data["description"].strip():
@@ -165,8 +169,37 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         reward=build(RewardConfig, data.get("reward") or {}, source, "reward"),
         fast_phase=build(FastPhaseConfig, data.get("fast_phase") or {}, source, "fast_phase"),
         slow_phase=build(SlowPhaseConfig, slow, source, "slow_phase", train=train),
+        agents=_agent_params(data.get("agents") or {}, source),
         source=source,
     )
+
+
+def _agent_params(data: Any, source: str) -> dict[str, dict[str, Any]]:
+    """``agents:`` maps an agent name to its hyperparameters (checked when the agent is built)."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "agents", "a mapping of agent name to hyperparameters", data)
+    for name, params in data.items():
+        if not isinstance(params, dict):
+            raise ConfigError(source, f"agents.{name}", "a mapping of hyperparameters", params)
+    return {str(k): dict(v) for k, v in data.items()}
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "--set") -> dict:
+    """A copy of a scenario mapping with ``section.field=VALUE`` overrides (VALUE is YAML)."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(source, item, "of the form section.field=VALUE")
+        *parents, leaf = key.split(".")
+        node = data
+        for i, part in enumerate(parents):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                where = ".".join(parents[: i + 1])
+                raise ConfigError(source, key, f"a path through mappings ({where} is not one)")
+        node[leaf] = yaml.safe_load(text)
+    return data
 
 
 def load_scenario(path: str | Path) -> Scenario:

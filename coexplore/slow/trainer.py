@@ -151,8 +151,14 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, aut
 def train(
     arch: Architecture, dataset: Dataset, config: TrainConfig | None = None, seed: int = 0
 ) -> TrainResult:
-    """Train ``arch`` on ``dataset``'s training split; validation and test accuracy at the end."""
-    config = config or TrainConfig()
+    """Train ``arch`` on ``dataset``'s training split; validation and test accuracy at the end.
+
+    The caller's global RNG states are left as they were (a search agent draws from them)."""
+    with torch.random.fork_rng():
+        return _train(arch, dataset, config or TrainConfig(), seed)
+
+
+def _train(arch: Architecture, dataset: Dataset, config: TrainConfig, seed: int) -> TrainResult:
     start = time.perf_counter()
     if config.threads is not None:
         torch.set_num_threads(config.threads)

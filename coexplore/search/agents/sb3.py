@@ -1,0 +1,117 @@
+"""stable-baselines3 agents: ``ppo``, ``a2c`` and sb3-contrib's ``maskable-ppo``, ``recurrent-ppo``.
+
+Each wraps the SB3 algorithm on a one-env ``DummyVecEnv``. A rollout holds
+``episodes_per_update`` whole episodes (``n_steps`` = that × tokens per candidate), so every
+update — and every checkpoint the runner takes after it — falls between two episodes. The
+reward comes only at a candidate's end, so ``gamma`` and ``gae_lambda`` default to 1 (Monte
+Carlo returns). Any other keyword of the SB3 class (``learning_rate``, ``ent_coef``,
+``policy_kwargs``, …) passes through; an unknown one is an error listing the known ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+from typing import Any, ClassVar
+
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from coexplore.search.agents.base import (
+    Agent,
+    check_params,
+    global_rng_state,
+    set_global_rng_state,
+    signature_params,
+)
+
+# Set by the agent itself, never by the user.
+_FIXED = {"policy", "env", "seed", "n_steps", "verbose", "tensorboard_log", "_init_setup_model"}
+
+
+class _StopAfter(BaseCallback):
+    """Ends ``learn()`` as soon as ``limit`` episodes have finished (mid-rollout if needed)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit, self.finished = limit, 0
+
+    def _on_step(self) -> bool:
+        self.finished += int(self.locals["dones"].sum())
+        return self.finished < self.limit
+
+
+class SB3Agent(Agent):
+    algorithm: ClassVar[str]  # "module:Class"
+    policy: ClassVar[str] = "MlpPolicy"
+    defaults: ClassVar[dict[str, Any]] = {
+        "episodes_per_update": 8,
+        "gamma": 1.0,
+        "gae_lambda": 1.0,
+        "ent_coef": 0.01,
+        "learning_rate": 1e-3,
+        "device": "cpu",  # a small MLP runs faster on the CPU than through a GPU
+    }
+
+    def __init__(self, env, seed: int = 0, **params: Any) -> None:
+        module, cls_name = self.algorithm.split(":")
+        self.cls = getattr(importlib.import_module(module), cls_name)
+        allowed = (signature_params(self.cls.__init__) - _FIXED) | {"episodes_per_update"}
+        check_params(self.name, params, allowed)
+        super().__init__(env, seed, **params)
+        kwargs = dict(self.params)
+        steps = len(env.get_wrapper_attr("choices")) * int(kwargs.pop("episodes_per_update"))
+        if "batch_size" in allowed:
+            kwargs.setdefault("batch_size", steps)  # one minibatch: the whole rollout
+        self.vec_env = DummyVecEnv([lambda: env])
+        self.model = self.cls(self.policy, self.vec_env, n_steps=steps, seed=seed, **kwargs)
+        self._quiet()
+
+    def _quiet(self) -> None:
+        # A logger with no outputs: SB3 would otherwise create an SB3-* folder per learn().
+        self.model.set_logger(Logger(folder=None, output_formats=[]))
+
+    def run(self, episodes: int) -> int:
+        if episodes < 1:
+            return 0
+        stop = _StopAfter(episodes)
+        self.model.learn(self.model.n_steps, callback=stop, reset_num_timesteps=False)
+        return stop.finished
+
+    def state_dict(self) -> dict[str, Any]:
+        buffer = io.BytesIO()
+        self.model.save(buffer)
+        return {"model": buffer.getvalue(), "rng": global_rng_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        device = self.params["device"]
+        self.model = self.cls.load(io.BytesIO(state["model"]), env=self.vec_env, device=device)
+        self._quiet()
+        set_global_rng_state(state["rng"])  # load() reseeds; the saved states win
+
+
+class PPOAgent(SB3Agent):
+    name = "ppo"
+    algorithm = "stable_baselines3:PPO"
+
+
+class A2CAgent(SB3Agent):
+    name = "a2c"
+    algorithm = "stable_baselines3:A2C"
+    defaults = {**SB3Agent.defaults, "episodes_per_update": 1, "learning_rate": 7e-4}
+
+
+class MaskablePPOAgent(SB3Agent):
+    """PPO that samples only the possible tokens, reading the env's ``action_masks()``."""
+
+    name = "maskable-ppo"
+    algorithm = "sb3_contrib:MaskablePPO"
+
+
+class RecurrentPPOAgent(SB3Agent):
+    """PPO with an LSTM policy: the token history lives in its memory, like the paper's RNN."""
+
+    name = "recurrent-ppo"
+    algorithm = "sb3_contrib:RecurrentPPO"
+    policy = "MlpLstmPolicy"

@@ -1,0 +1,266 @@
+"""One search run: scenario → env → agent, with the log, checkpoints, W&B and the report.
+
+The agent drives the env; a :class:`Recorder` wrapper hands every finished episode to the
+search, which appends it to ``candidates.jsonl`` (flushed) and to W&B. After each agent update
+the agent's state and RNG states go to ``checkpoint.pkl`` (atomically). ``resume=True`` brings
+back the checkpoint and the log: the episodes logged after the checkpoint are replayed — the
+restored agent proposes them again and the env answers from the log without re-evaluating —
+so nothing finished is lost, and nothing is trained twice (trained accuracies also sit in the
+run's result cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from coexplore import __version__
+from coexplore.config import ConfigError, load_mapping
+from coexplore.env.core import CoExploreEnv
+from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
+from coexplore.search.agents import DEFAULT_AGENT, make_agent
+from coexplore.search.runlog import (
+    CACHE_FILE,
+    CANDIDATES_FILE,
+    CHECKPOINT_FILE,
+    RUN_FILE,
+    RunLog,
+    read_run,
+    summarize,
+)
+from coexplore.search.tracking import WandbConfig, WandbTracker
+
+
+class Recorder(gym.Wrapper):
+    """Calls ``on_record(info)`` at the end of every episode; otherwise transparent."""
+
+    def __init__(self, env: gym.Env, on_record: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__(env)
+        self.on_record = on_record
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self.on_record(info)
+        return obs, reward, terminated, truncated, info
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    env: str = "digits-fpga"  # catalogue name or scenario file
+    agent: str = DEFAULT_AGENT
+    episodes: int = 100
+    seed: int = 0
+    out: str | None = None  # default: runs/<scenario>-<agent>-s<seed>
+    agent_params: dict[str, Any] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()  # scenario overrides, "section.field=VALUE"
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ConfigError("search", "episodes", "an integer >= 1", self.episodes)
+
+
+@dataclass
+class SearchResult:
+    run_dir: Path
+    episodes: int
+    pruned: int
+    trained: int
+    diverged: int
+    cache_hits: int
+    best: dict[str, Any] | None
+    wall_s: float
+    report: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out"] = str(d.pop("run_dir"))
+        return d
+
+
+def default_out(env: str, agent: str, seed: int) -> str:
+    """``runs/<scenario>-<agent>-s<seed>`` for a scenario name or file."""
+    return str(Path("runs") / f"{Path(env).stem}-{agent}-s{seed}")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Search:
+    """A search run in ``run_dir``: new, or continued with ``resume=True``."""
+
+    def __init__(self, config: SearchConfig, resume: bool = False) -> None:
+        self.meta = self._prepare(config, resume)
+        self.run_dir = Path(self.meta["out"])
+        self.target = self.meta["episodes"]
+        self.scenario = scenario_from_dict(self.meta["scenario_data"], self.meta["scenario_source"])
+        self.log = RunLog(self.run_dir)
+        env = CoExploreEnv(self.scenario, cache=str(self.run_dir / CACHE_FILE))
+        env.preload(self.log.records)
+        self.env = Recorder(env, self._on_record)
+        self.agent = make_agent(
+            self.meta["agent"], self.env, self.meta["seed"], **self.meta["agent_params"]
+        )
+        self.episode = 0
+        checkpoint = self.run_dir / CHECKPOINT_FILE
+        if resume and checkpoint.exists():
+            state = pickle.loads(checkpoint.read_bytes())
+            self.agent.load_state_dict(state["agent"])
+            self.episode = state["episodes"]
+        self.replayed = 0
+        self._wall_base = self.log.records[-1]["wall_s"] if self.log.records else 0.0
+        self._start = time.perf_counter()
+        self.tracker = WandbTracker(
+            config.wandb, self.run_dir, self.meta["wandb_id"], self._public_meta()
+        )
+        self._bar = None
+
+    # --- run directory -------------------------------------------------------------------------
+    def _prepare(self, config: SearchConfig, resume: bool) -> dict[str, Any]:
+        out = Path(config.out or default_out(config.env, config.agent, config.seed))
+        if resume:
+            try:
+                meta = read_run(out)
+            except FileNotFoundError:
+                raise ConfigError(
+                    str(out), "--resume", "a run directory of an earlier search"
+                ) from None
+            if config.episodes < meta["episodes"]:
+                raise ConfigError(
+                    str(out), "episodes", f">= the run's {meta['episodes']}", config.episodes
+                )
+            meta["episodes"] = config.episodes
+        else:
+            if (out / CANDIDATES_FILE).exists() or (out / RUN_FILE).exists():
+                raise ConfigError(
+                    str(out),
+                    "--out",
+                    "a new directory (this one holds a search: pass --resume to continue it)",
+                )
+            path = scenario_path(config.env)
+            data = apply_overrides(load_mapping(path), list(config.overrides))
+            scenario = scenario_from_dict(data, str(path))
+            params = {**scenario.agents.get(config.agent, {}), **config.agent_params}
+            meta = {
+                "env": config.env,
+                "scenario": scenario.name,
+                "scenario_source": str(path),
+                "scenario_data": data,
+                "gym_id": scenario.gym_id,
+                "overrides": list(config.overrides),
+                "agent": config.agent,
+                "agent_params": params,
+                "seed": config.seed,
+                "episodes": config.episodes,
+                "mode": "sequential",
+                "specs": scenario.specs.to_dict(),
+                "wandb_id": secrets.token_hex(4),
+                "coexplore_version": __version__,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+        meta["out"] = str(out)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_atomic(out / RUN_FILE, json.dumps(meta, indent=2).encode())
+        return meta
+
+    def _public_meta(self) -> dict[str, Any]:
+        return {k: v for k, v in self.meta.items() if k not in ("scenario_data", "wandb_id")}
+
+    # --- episodes ------------------------------------------------------------------------------
+    def _on_record(self, info: dict[str, Any]) -> None:
+        i = self.episode
+        self.episode += 1
+        if i < len(self.log.records):  # replaying the episodes after the checkpoint
+            if self.log.records[i]["tokens"] == info["tokens"]:
+                self.replayed += 1
+                return
+            self.log.truncate(i)  # the agent went another way: the log follows it from here
+        wall = self._wall_base + time.perf_counter() - self._start
+        record = {"episode": i, "wall_s": wall, **info}
+        self.log.append(record)
+        stats = summarize(self.log.records)
+        stats.pop("best")
+        self.tracker.log_candidate(record, stats)
+        if self._bar is not None:
+            self._bar.set_postfix(_postfix(stats), refresh=False)
+            self._bar.update(1)
+
+    def _checkpoint(self) -> None:
+        state = {"episodes": self.episode, "agent": self.agent.state_dict()}
+        _write_atomic(self.run_dir / CHECKPOINT_FILE, pickle.dumps(state))
+
+    def run(self, progress: bool = True, report: bool = True) -> SearchResult:
+        from tqdm.auto import tqdm
+
+        done = len(self.log.records)
+        with tqdm(
+            total=self.target,
+            initial=done,
+            desc=f"{self.meta['agent']} on {self.meta['scenario']}",
+            unit="cand",
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as self._bar:
+            stats = summarize(self.log.records)
+            self._bar.set_postfix(_postfix(stats))
+            while self.episode < self.target:
+                self.agent.run(self.target - self.episode)
+                self._checkpoint()
+        self._bar = None
+        self.log.close()
+        written = None
+        if report:
+            from coexplore.search.report import write_report
+
+            written = write_report(self.run_dir)
+        plots = {
+            obj: self.run_dir / "report" / f"pareto_{obj}.png" for obj in ("throughput", "energy")
+        }
+        self.tracker.log_fronts(self.log.records, {k: p for k, p in plots.items() if p.exists()})
+        self.tracker.finish()
+        stats = summarize(self.log.records)
+        return SearchResult(
+            run_dir=self.run_dir,
+            episodes=stats["episodes"],
+            pruned=stats["pruned"],
+            trained=stats["trained"],
+            diverged=stats["diverged"],
+            cache_hits=stats["cache_hits"],
+            best=stats["best"],
+            wall_s=self.log.records[-1]["wall_s"] if self.log.records else 0.0,
+            report=written,
+        )
+
+
+def _postfix(stats: dict[str, Any]) -> dict[str, str]:
+    acc, fps = stats["best_val_acc"], stats["best_throughput_fps"]
+    return {
+        "pruned": str(stats["pruned"]),
+        "trained": str(stats["trained"]),
+        "best_acc": "-" if acc is None else f"{acc:.4f}",
+        "best_fps": "-" if fps is None else f"{fps:,.0f}",
+    }
+
+
+def run_search(
+    config: SearchConfig, resume: bool = False, progress: bool = True, report: bool = True
+) -> SearchResult:
+    """Run (or continue) a search to ``config.episodes`` candidates; see :class:`Search`."""
+    return Search(config, resume).run(progress=progress, report=report)
