@@ -73,6 +73,14 @@ def objective_points(records: Sequence[dict[str, Any]], objective: str) -> list[
     return [(r["metrics"][key], r["val_acc"]) for r in records]
 
 
+def throughput_hypervolume(records: Sequence[dict[str, Any]]) -> float:
+    """Area under the accuracy × throughput front of the feasible records, from (0, 0): one
+    number that grows with both better networks and faster designs (issue 5's measure)."""
+    return hypervolume_2d(
+        objective_points([r for r in records if feasible(r)], "throughput"), (0, 0)
+    )
+
+
 def front_records(records: Sequence[dict[str, Any]], objective: str) -> list[dict[str, Any]]:
     """The feasible records on the front of validation accuracy (maximised) against an
     objective of :data:`OBJECTIVES`, by increasing objective value."""

@@ -13,11 +13,10 @@ from typing import Any
 from coexplore.search.pareto import (
     OBJECTIVES,
     front_records,
-    hypervolume_2d,
     new_figure,
-    objective_points,
     plot_front,
     save_figure,
+    throughput_hypervolume,
 )
 from coexplore.search.runlog import feasible, read_records, read_run, summarize
 
@@ -223,14 +222,12 @@ def write_report(run_dir: str | Path, top_k: int = 10) -> dict[str, Any]:
     out = run_dir / REPORT_DIR
     out.mkdir(exist_ok=True)
     fronts = {name: front_records(records, name) for name in OBJECTIVES}
-    # The area is the same with the coordinates swapped: (throughput_fps, val_acc) from (0, 0).
-    hv_points = objective_points([r for r in records if feasible(r)], "throughput")
     summary: dict[str, Any] = {
         "run_dir": str(run_dir),
         **summarize(records),
         "top": [candidate_row(r) for r in top_records(records, top_k)],
         "fronts": {name: [candidate_row(r) for r in front] for name, front in fronts.items()},
-        "hypervolume": {"throughput": hypervolume_2d(hv_points, (0.0, 0.0))},
+        "hypervolume": {"throughput": throughput_hypervolume(records)},
     }
     files = [plot_front(records, name, out / f"pareto_{name}.png") for name in OBJECTIVES]
     files.append(plot_best_so_far(records, out / "best_so_far.png"))

@@ -125,6 +125,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "diverged": sum(bool(r.get("diverged")) for r in trained),
         "cache_hits": sum(bool(r.get("cache_hit")) for r in trained),
         "feasible": len(ok),
+        "wall_s": max((r["wall_s"] for r in records), default=0.0),
         "best_val_acc": None if best is None else best["val_acc"],
         "best_throughput_fps": max((r["metrics"]["throughput_fps"] for r in ok), default=None),
         "best": best,

@@ -29,6 +29,7 @@ from coexplore.config import ConfigError, load_mapping
 from coexplore.env.core import CoExploreEnv
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
 from coexplore.search.agents import DEFAULT_AGENT, make_agent
+from coexplore.search.pareto import throughput_hypervolume
 from coexplore.search.runlog import (
     CACHE_FILE,
     CANDIDATES_FILE,
@@ -196,8 +197,10 @@ class Search:
         record = {"episode": i, "wall_s": wall, **info}
         self.log.append(record)
         stats = summarize(self.log.records)
-        stats.pop("best")
-        self.tracker.log_candidate(record, stats)
+        if self.tracker.active:
+            progress = {k: v for k, v in stats.items() if k != "best"}
+            progress["hypervolume"] = throughput_hypervolume(self.log.records)
+            self.tracker.log_candidate(record, progress)
         if self._bar is not None:
             self._bar.set_postfix(_postfix(stats), refresh=False)
             self._bar.update(1)
@@ -244,7 +247,7 @@ class Search:
             diverged=stats["diverged"],
             cache_hits=stats["cache_hits"],
             best=stats["best"],
-            wall_s=self.log.records[-1]["wall_s"] if self.log.records else 0.0,
+            wall_s=stats["wall_s"],
             report=written,
         )
 
