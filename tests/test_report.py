@@ -95,7 +95,11 @@ def test_hypervolume_properties(points, maximize, extra):
 
 def record(episode, val_acc=None, fps=1000.0, energy=0.2, **extra):
     """A candidate record as the env writes it (trained unless ``pruned``)."""
-    stage = {"part": "XC7Z020", "layers": [0, 1, 2], "design": dict.fromkeys(("tm", "tn", "tr", "tc"), 2)}
+    stage = {
+        "part": "XC7Z020",
+        "layers": [0, 1, 2],
+        "design": dict.fromkeys(("tm", "tn", "tr", "tc"), 2),
+    }
     stage["design"].update(ib=14, wb=98, ob=14)
     r = {
         "arch": f"k3f24s1-k5f36s{episode}|flatten",

@@ -279,3 +279,19 @@ def test_wandb_offline_run_is_written_in_the_run_dir(scenario, tmp_path, monkeyp
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
     os.environ["WANDB_MODE"] = "disabled"  # back to the test-suite default
+
+
+def test_sweep_grid_runs_offline(scenario, tmp_path):
+    """launch/sweep.yaml's grid, run locally: every point a search of its own."""
+    import runpy
+
+    root = Path(__file__).resolve().parents[1]
+    sweep = runpy.run_path(str(root / "launch" / "sweep_search.py"))
+    points = sweep["grid"](str(root / "launch" / "sweep.yaml"))
+    assert len(points) == 3 * 2 * 3 and {p["agent"] for p in points} == {"ppo", "reinforce"}
+    cmd = [sys.executable, str(root / "launch" / "sweep_search.py"), "--env", scenario]
+    cmd += ["--episodes", "2", "--agent", "reinforce", "--alpha", "0.5", "--out", str(tmp_path)]
+    subprocess.run(cmd + ["--quiet", "--wandb-mode", "disabled"], check=True, capture_output=True)
+    (run,) = tmp_path.iterdir()
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["scenario_data"]["reward"]["alpha"] == 0.5 and meta["agent"] == "reinforce"

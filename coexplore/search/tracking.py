@@ -72,6 +72,8 @@ class WandbTracker:
         import wandb
 
         self.wandb = wandb
+        # Under `wandb agent` the sweep names the run; elsewhere the run dir's id continues it.
+        in_sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
         self.run = wandb.init(
             project=config.project,
             entity=config.entity,
@@ -79,8 +81,8 @@ class WandbTracker:
             tags=list(config.tags) or None,
             name=config.name,
             config=run_config,
-            id=run_id,
-            resume="allow",
+            id=None if in_sweep else run_id,
+            resume=None if in_sweep else "allow",
             dir=str(wandb_dir.parent),
             mode=config.mode,
         )
