@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench fpga15 clean
+.PHONY: demo hw-demo test lint format bench fpga15 clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	touch $(STAMP)
 
+# The main job: a complete co-exploration on digits-fpga (PPO, 200 candidates, ~2 min on 2
+# cores), then its report. Run again, it continues (or just re-reports) the same run.
+DEMO_OUT ?= runs/demo
 demo: $(STAMP)
+	$(VENV)/bin/coexplore search --env digits-fpga --agent ppo --episodes 200 --seed 0 \
+		--out $(DEMO_OUT) $(if $(wildcard $(DEMO_OUT)/run.json),--resume)
+
+hw-demo: $(STAMP)
 	$(VENV)/bin/coexplore hw tune --net lenet5 --parts XC7Z020,XC7A50T --partition auto --tuner exhaustive
 
 test: $(STAMP)

@@ -20,6 +20,7 @@ import statistics
 from pathlib import Path
 
 from coexplore.search.agents import AGENTS
+from coexplore.search.pareto import throughput_hypervolume
 from coexplore.search.runlog import RUN_FILE, read_records, read_run, summarize
 from coexplore.search.runner import SearchConfig, run_search
 from coexplore.search.tracking import WandbConfig
@@ -27,8 +28,13 @@ from coexplore.search.tracking import WandbConfig
 
 def one_run(env: str, agent: str, seed: int, args: argparse.Namespace) -> dict:
     out = Path(args.out) / f"{Path(env).stem}-{agent}-s{seed}"
-    if (out / RUN_FILE).exists() and len(read_records(out)) >= args.episodes:
-        return summarize(read_records(out))
+    if not ((out / RUN_FILE).exists() and len(read_records(out)) >= args.episodes):
+        run_one(out, env, agent, seed, args)
+    records = read_records(out)
+    return {**summarize(records), "hypervolume": throughput_hypervolume(records)}
+
+
+def run_one(out: Path, env: str, agent: str, seed: int, args: argparse.Namespace) -> None:
     cfg = SearchConfig(
         env=env,
         agent=agent,
@@ -41,7 +47,6 @@ def one_run(env: str, agent: str, seed: int, args: argparse.Namespace) -> dict:
     if resume and read_run(out)["episodes"] > args.episodes:
         raise SystemExit(f"{out} was started with more episodes; use another --out")
     run_search(cfg, resume=resume, progress=not args.quiet)
-    return summarize(read_records(out))
 
 
 def mean_sd(values: list[float], fmt: str) -> str:
@@ -65,13 +70,16 @@ def row(env: str, agent: str, runs: list[dict]) -> dict:
         "pruned_share": [r["pruned"] / r["episodes"] for r in runs],
         "trained": [r["trained"] for r in runs],
         "wall_s": [r["wall_s"] for r in runs],
+        "hypervolume": [r["hypervolume"] for r in runs],
     }
 
 
 def markdown(rows: list[dict], episodes: int) -> str:
     head = (
         "| scenario | agent | seeds | best val acc | its test acc | its throughput (fps) "
-        "| its energy (mJ/img) | pruned | trainings | wall (s) |\n|" + "---|" * 10
+        "| its energy (mJ/img) | hypervolume (acc × fps) | pruned | trainings | wall (s) |\n|"
+        + "---|"
+        * 11
     )
     lines = [f"Budget: {episodes} candidates per run; mean ± sd over seeds.\n", head]
     for r in rows:
@@ -79,6 +87,7 @@ def markdown(rows: list[dict], episodes: int) -> str:
             f"| {r['env']} | {r['agent']} | {r['found']}/{r['seeds']} "
             f"| {mean_sd(r['val_acc'], '.4f')} | {mean_sd(r['test_acc'], '.4f')} "
             f"| {mean_sd(r['throughput_fps'], ',.0f')} | {mean_sd(r['energy_mj'], '.4f')} "
+            f"| {mean_sd(r['hypervolume'], ',.0f')} "
             f"| {mean_sd(r['pruned_share'], '.0%')} | {mean_sd(r['trained'], '.1f')} "
             f"| {mean_sd(r['wall_s'], '.0f')} |"
         )

@@ -181,3 +181,61 @@ def test_custom_agent_example_runs(tmp_path):
         cwd=tmp_path,
     ).stdout
     assert "episode   1" in out and "best:" in out
+
+
+# --- the baselines' settings: fixed hardware, no hardware, no pruning ---------------------------
+
+REFERENCE = "k3f24s1-k3f36s1-k3f48s2-k3f48s1-k3f64s2-k3f64s1|flatten"
+
+
+def with_hardware(scenario, **changes):
+    return dataclasses.replace(scenario, hardware=dataclasses.replace(scenario.hardware, **changes))
+
+
+def test_fixed_hardware_keeps_the_reference_design():
+    """Hardware-aware NAS: one design, tuned for the reference network, runs every candidate."""
+    from coexplore.env.fast_phase import reference_design
+
+    env = CoExploreEnv(with_hardware(quick(), mode="fixed", reference=REFERENCE))
+    assert env.choices == env.sw_choices  # the agent picks the network only
+    reference = env.space.parse(REFERENCE)
+    _, info = env.evaluate(env.space.to_tokens(reference))
+    assert not info["pruned"] and info["hw_attempts"] == 1
+    tuned = reference_design(reference.network(env.input_shape, env.num_classes), env.scenario)
+    assert info["hardware"] == tuned.hardware.to_dict()
+    assert info["metrics"]["throughput_fps"] == pytest.approx(tuned.metrics.throughput_fps)
+    # A heavier network on the same engines: slower, and its 7x7x64 kernels need more weight
+    # buffer than the design has, so it breaks a budget or the spec: pruned.
+    heavy = env.space.parse("k7f64s1-k7f64s1-k7f64s2-k7f64s1-k7f64s2-k7f64s1|flatten")
+    _, info = env.evaluate(env.space.to_tokens(heavy))
+    assert info["pruned"] and info["hardware"] == tuned.hardware.to_dict()
+    assert {f["spec"] for f in info["failed_specs"]} & {"budget", "min_throughput_fps"}
+
+
+def test_fixed_mode_needs_a_reference():
+    from coexplore.config import ConfigError
+
+    with pytest.raises(ConfigError, match="reference"):
+        with_hardware(quick(), mode="fixed")
+
+
+def test_no_hardware_mode_rewards_accuracy_only():
+    env = CoExploreEnv(with_hardware(quick(), mode="none"))
+    assert env.choices == env.sw_choices
+    reward, info = rollout(env, np.random.default_rng(0))
+    assert info["metrics"] is None and info["hardware"] is None and not info["pruned"]
+    r = env.scenario.reward
+    assert reward == pytest.approx(2 * (info["val_acc"] - r.acc_min) / (r.acc_max - r.acc_min) - 1)
+
+
+def test_without_pruning_a_candidate_missing_the_specs_is_trained():
+    """Co-exploration without pruning: trained anyway, rewarded for the miss, not feasible."""
+    from coexplore.search.runlog import feasible
+
+    s = quick(min_fps=30000.0)
+    s = dataclasses.replace(s, fast_phase=dataclasses.replace(s.fast_phase, prune=False))
+    env = CoExploreEnv(s)
+    reward, info = rollout(env, np.random.default_rng(1))
+    assert not info["pruned"] and info["failed_specs"] and "val_acc" in info
+    assert info["r_acc"] == -1.0 and reward < 0  # the HotNAS form of a missed spec
+    assert not feasible({**info, "episode": 0, "wall_s": 0.0})

@@ -133,3 +133,15 @@ def test_registry():
     with pytest.raises(KeyError, match="chain"):
         make_space("darts")
     assert list(itertools.islice(SPACES, 2))
+
+
+@pytest.mark.parametrize("name", ["chain", "nb201"])
+def test_tokens_round_trip(name):
+    """to_tokens inverts from_tokens for every sampled token list."""
+    space = make_space(name)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        tokens = [int(rng.integers(c)) for c in space.token_choices()]
+        arch = space.from_tokens(tokens)
+        assert space.to_tokens(arch) == tokens
+        assert space.to_tokens(space.parse(arch.canonical)) == tokens

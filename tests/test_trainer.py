@@ -63,3 +63,17 @@ def test_config_validation_and_hash():
         TrainConfig.from_dict({"bogus": 1})
     assert TrainConfig().hash() == TrainConfig(threads=1, device="cpu").hash()
     assert TrainConfig().hash() != TrainConfig(lr=0.1).hash()
+
+
+def test_caller_rng_and_threads_are_left_alone(digits, arch):
+    """A search agent samples from the global RNG between trainings: training must not reset
+    it, nor leave its own thread count behind."""
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    threads = torch.get_num_threads()
+    train(arch, digits, TrainConfig(epochs=1, threads=1), seed=0)
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads

@@ -31,9 +31,11 @@ import numpy as np
 from gymnasium import spaces
 
 from coexplore.data import load_dataset
-from coexplore.env.fast_phase import run_fast_phase
+from coexplore.env.fast_phase import reference_design, run_fast_phase, run_fixed_hardware
 from coexplore.scenario import Scenario, get_scenario, hotnas_reward
+from coexplore.scenario.reward import accuracy_term
 from coexplore.slow.oracles import AccuracyOracle, TableOracle, TrainOracle
+from coexplore.tuning.pipeline import TuneResult
 
 MODES = ("sequential", "one-shot")
 NO_FPGA = "none"
@@ -65,10 +67,18 @@ class CoExploreEnv(gym.Env):
         data = load_dataset(self.scenario.data)
         self.input_shape, self.num_classes = data.input_shape, data.num_classes
         self.space = self.scenario.space
-        self.pool = list(self.scenario.hardware.parts)
-        slots = self.scenario.hardware.max_fpgas
+        hw = self.scenario.hardware
+        self.pool = list(hw.parts)
         self.sw_choices = self.space.token_choices()
-        self.hw_choices = [len(self.pool)] + [len(self.pool) + 1] * (slots - 1)
+        self.hw_choices = []
+        if hw.mode == "explore":
+            self.hw_choices = [len(self.pool)] + [len(self.pool) + 1] * (hw.max_fpgas - 1)
+        self.fixed: TuneResult | None = None
+        if hw.mode == "fixed":
+            reference = self.space.parse(hw.reference)
+            self.fixed = reference_design(
+                reference.network(self.input_shape, self.num_classes), self.scenario
+            )
         self.choices = self.sw_choices + self.hw_choices
         n = len(self.choices)
         if mode == "sequential":
@@ -160,10 +170,16 @@ class CoExploreEnv(gym.Env):
         """Fast phase, then (for survivors) slow phase and reward."""
         arch, parts = self.decode(tokens)
         network = arch.network(self.input_shape, self.num_classes)
-        # The hardware resampling of the fast phase is seeded by the candidate itself, so a
-        # candidate gets the same evaluation whenever and wherever it is proposed.
-        rng = np.random.default_rng([self.scenario.data.seed, *tokens])
-        fast = run_fast_phase(network, parts, self.scenario, rng)
+        if self.scenario.hardware.mode == "none":
+            return self._accuracy_only(arch, tokens, network.macs)
+        if self.fixed is not None:
+            fast = run_fixed_hardware(network, self.fixed, self.scenario)
+        else:
+            # The hardware resampling of the fast phase is seeded by the candidate itself, so
+            # a candidate gets the same evaluation whenever and wherever it is proposed.
+            rng = np.random.default_rng([self.scenario.data.seed, *tokens])
+            fast = run_fast_phase(network, parts, self.scenario, rng)
+        pruned = fast.pruned and self.scenario.fast_phase.prune
         info: dict[str, Any] = {
             "arch": arch.canonical,
             "space": self.space.name,
@@ -171,27 +187,54 @@ class CoExploreEnv(gym.Env):
             "parts_chosen": parts,
             "parts": fast.parts,
             "hw_attempts": fast.attempts,
-            "pruned": fast.pruned,
+            "pruned": pruned,
             "failed_specs": fast.failed_specs,
             "fast_s": fast.wall_s,
             "macs": network.macs,
             "hardware": None if fast.result is None else fast.result.hardware.to_dict(),
             "metrics": None if fast.metrics is None else fast.metrics.to_dict(),
         }
-        if fast.pruned:
+        if pruned:
             info.update(reward=self.scenario.reward.penalty, slow_s=0.0, cache_hit=False)
             return float(self.scenario.reward.penalty), info
+        info.update(self._slow_phase(arch))
+        if fast.metrics is None:  # nothing runs it (only when pruning is off)
+            info.update(reward=self.scenario.reward.penalty, r_acc=-1.0, r_hw=-1.0)
+            return float(self.scenario.reward.penalty), info
+        terms = hotnas_reward(
+            info["val_acc"], fast.metrics, self.scenario.specs, self.scenario.reward
+        )
+        info.update(reward=terms.reward, r_acc=terms.r_acc, r_hw=terms.r_hw)
+        return float(terms.reward), info
+
+    def _slow_phase(self, arch) -> dict[str, Any]:
         start = time.perf_counter()
         ev = self.oracle.evaluate(arch, self.scenario.data.seed)
-        terms = hotnas_reward(ev.val_acc, fast.metrics, self.scenario.specs, self.scenario.reward)
-        info.update(
-            val_acc=ev.val_acc,
-            test_acc=ev.test_acc,
-            diverged=ev.diverged,
-            cache_hit=ev.cache_hit,
-            slow_s=time.perf_counter() - start,
-            reward=terms.reward,
-            r_acc=terms.r_acc,
-            r_hw=terms.r_hw,
-        )
-        return float(terms.reward), info
+        return {
+            "val_acc": ev.val_acc,
+            "test_acc": ev.test_acc,
+            "diverged": ev.diverged,
+            "cache_hit": ev.cache_hit,
+            "slow_s": time.perf_counter() - start,
+        }
+
+    def _accuracy_only(self, arch, tokens: list[int], macs: int) -> tuple[float, dict[str, Any]]:
+        """Hardware mode ``none`` (accuracy-only NAS): train, reward = r_acc, no hardware."""
+        info: dict[str, Any] = {
+            "arch": arch.canonical,
+            "space": self.space.name,
+            "tokens": list(tokens),
+            "parts_chosen": [],
+            "parts": [],
+            "hw_attempts": 0,
+            "pruned": False,
+            "failed_specs": [],
+            "fast_s": 0.0,
+            "macs": macs,
+            "hardware": None,
+            "metrics": None,
+            **self._slow_phase(arch),
+        }
+        r_acc = accuracy_term(info["val_acc"], self.scenario.reward)
+        info.update(reward=r_acc, r_acc=r_acc, r_hw=0.0)
+        return float(r_acc), info

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from coexplore.hardware.parts import get_part
-from coexplore.hardware.pipeline import PipelineMetrics
+from coexplore.hardware.pipeline import PipelineMetrics, evaluate_pipeline
 from coexplore.scenario.schema import Scenario
 from coexplore.tuning.pipeline import NoFeasibleDesign, StageTuner, TuneResult, tune_partition
 from coexplore.workloads.layer import Network
@@ -107,3 +107,40 @@ def run_fast_phase(
     return FastPhaseResult(
         tried[-1], result, failed, len(tried), time.perf_counter() - start, tried
     )
+
+
+def reference_design(network: Network, scenario: Scenario) -> TuneResult:
+    """The best design the tuner finds for ``network`` over every pipeline of the pool: the
+    highest throughput among those meeting the specs (else among all), then least energy.
+    Hardware-aware NAS on fixed hardware keeps this design for every candidate."""
+    hw, fast = scenario.hardware, scenario.fast_phase
+    tuner = StageTuner(network, precision=hw.precision, tuner=fast.tuner, budget=fast.budget)
+    results = []
+    for choice in pipelines_to_try([hw.parts[0]], list(hw.parts), hw.max_fpgas, len(network)):
+        try:
+            results.append(tune_partition(network, choice, link=hw.link_gbps, stage_tuner=tuner))
+        except (NoFeasibleDesign, ValueError):
+            continue
+    if not results:
+        raise NoFeasibleDesign(f"no pipeline of {list(hw.parts)} runs {network.name}")
+    ok = [r for r in results if not scenario.specs.check(r.metrics)] or results
+    return max(ok, key=lambda r: (r.metrics.throughput_fps, -r.metrics.energy_mj))
+
+
+def run_fixed_hardware(network: Network, design: TuneResult, scenario: Scenario) -> FastPhaseResult:
+    """The fast phase on fixed hardware: ``network`` on ``design``'s engines and partition; it
+    fails when it breaks a budget of the design (buffers sized for the reference network) or
+    misses a spec."""
+    start = time.perf_counter()
+    parts = [s.part for s in design.hardware.stages]
+    try:
+        metrics = evaluate_pipeline(network, design.hardware)
+    except ValueError as exc:  # e.g. another number of layers than the reference
+        failed = [{"spec": "feasible", "reason": str(exc)}]
+        return FastPhaseResult(parts, None, failed, 1, time.perf_counter() - start, [parts])
+    failed = [
+        {"spec": "budget", "reason": f"stage {v['stage']} {v['budget']}", **v}
+        for v in metrics.violations
+    ] + scenario.specs.check(metrics)
+    result = TuneResult(design.hardware, metrics, "fixed", 0, 0, 0.0)
+    return FastPhaseResult(parts, result, failed, 1, time.perf_counter() - start, [parts])

@@ -39,6 +39,11 @@ def hardware_time(specs: Specs, metrics: PipelineMetrics) -> tuple[float, float]
     raise ConfigError("specs", "min_throughput_fps", "set (or max_latency_ms) for the reward")
 
 
+def accuracy_term(accuracy: float, config: RewardConfig) -> float:
+    """r_acc = 2(acc − A_min)/(A_max − A_min) − 1: 1 at A_max, −1 at A_min."""
+    return 2 * (accuracy - config.acc_min) / (config.acc_max - config.acc_min) - 1
+
+
 def hotnas_reward(
     accuracy: float, metrics: PipelineMetrics, specs: Specs, config: RewardConfig
 ) -> RewardTerms:
@@ -50,7 +55,7 @@ def hotnas_reward(
     span = target - config.t_best_ms
     meets = t <= target
     if meets:
-        r_acc = 2 * (accuracy - config.acc_min) / (config.acc_max - config.acc_min) - 1
+        r_acc = accuracy_term(accuracy, config)
         r_hw = 2 * (target - t) / span - 1
     else:
         r_acc, r_hw = -1.0, (target - t) / span

@@ -33,14 +33,25 @@ from coexplore.tuning.tuners import TUNERS
 SECTIONS = ("data", "space", "hardware", "specs", "reward", "fast_phase", "slow_phase", "agents")
 
 
+HARDWARE_MODES = ("explore", "fixed", "none")
+
+
 @dataclass(frozen=True)
 class HardwarePool:
-    """The FPGAs a candidate's pipeline may use: one part per stage, at most ``max_fpgas``."""
+    """The FPGAs a candidate's pipeline may use: one part per stage, at most ``max_fpgas``.
+
+    ``mode`` says how hardware enters the search: ``explore`` (co-exploration: the agent picks
+    the parts, the fast phase tunes the design per candidate), ``fixed`` (hardware-aware NAS: one
+    design, the best the tuner finds for the ``reference`` network, is kept for every candidate)
+    or ``none`` (accuracy-only NAS: no hardware in the loop).
+    """
 
     parts: tuple[str, ...]
     max_fpgas: int = 2
     precision: str = "fixed16"
     link_gbps: float | None = None
+    mode: str = "explore"
+    reference: str | None = None  # canonical architecture, for mode "fixed"
 
     def __post_init__(self) -> None:
         if not self.parts:
@@ -54,6 +65,12 @@ class HardwarePool:
             raise ConfigError("hardware", "precision", f"one of {list(PRECISIONS)}", self.precision)
         if self.link_gbps is not None and self.link_gbps <= 0:
             raise ConfigError("hardware", "link_gbps", "a positive number or null", self.link_gbps)
+        if self.mode not in HARDWARE_MODES:
+            raise ConfigError("hardware", "mode", f"one of {list(HARDWARE_MODES)}", self.mode)
+        if self.mode == "fixed" and not self.reference:
+            raise ConfigError(
+                "hardware", "reference", "the reference network's string (mode fixed)"
+            )
 
 
 @dataclass(frozen=True)
@@ -84,11 +101,13 @@ class RewardConfig:
 
 @dataclass(frozen=True)
 class FastPhaseConfig:
-    """Design tuning and pruning: tries ``hw_attempts`` hardware designs per network."""
+    """Design tuning and pruning: tries ``hw_attempts`` hardware designs per network; with
+    ``prune: false`` a candidate that misses the specs is trained anyway (and rewarded as such)."""
 
     tuner: str = "exhaustive"
     budget: int = DEFAULT_BUDGET
     hw_attempts: int = 10
+    prune: bool = True
 
     def __post_init__(self) -> None:
         if self.tuner not in TUNERS:

@@ -89,8 +89,14 @@ def read_records(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def feasible(record: dict[str, Any]) -> bool:
-    """Met the specs and was trained to a finite accuracy."""
-    return not record["pruned"] and not record.get("diverged") and record.get("val_acc") is not None
+    """Met the specs on its hardware and was trained to a finite accuracy."""
+    return (
+        not record["pruned"]
+        and not record["failed_specs"]
+        and record.get("metrics") is not None
+        and not record.get("diverged")
+        and record.get("val_acc") is not None
+    )
 
 
 def best_candidate(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:

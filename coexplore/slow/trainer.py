@@ -153,9 +153,14 @@ def train(
 ) -> TrainResult:
     """Train ``arch`` on ``dataset``'s training split; validation and test accuracy at the end.
 
-    The caller's global RNG states are left as they were (a search agent draws from them)."""
-    with torch.random.fork_rng():
-        return _train(arch, dataset, config or TrainConfig(), seed)
+    The caller's global RNG states and thread count are left as they were (a search agent
+    draws from them, and other trainings in the process must not inherit ``threads``)."""
+    threads = torch.get_num_threads()
+    try:
+        with torch.random.fork_rng():
+            return _train(arch, dataset, config or TrainConfig(), seed)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _train(arch: Architecture, dataset: Dataset, config: TrainConfig, seed: int) -> TrainResult:

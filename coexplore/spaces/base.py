@@ -74,6 +74,10 @@ class SearchSpace(ABC):
     def from_tokens(self, tokens: list[int]) -> Architecture:
         """The architecture a full list of tokens names."""
 
+    @abstractmethod
+    def to_tokens(self, arch: Architecture) -> list[int]:
+        """The tokens of an architecture of this space (the inverse of :meth:`from_tokens`)."""
+
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 

@@ -171,6 +171,19 @@ class ChainSpace(SearchSpace):
         )
         return ChainArchitecture(layers, self.head)
 
+    def to_tokens(self, arch: ChainArchitecture) -> list[int]:
+        if not self.contains(arch):
+            raise ValueError(f"{arch.canonical} is not in this chain space")
+        return [
+            i
+            for ly in arch.layers
+            for i in (
+                self.kernels.index(ly.kernel),
+                self.filters.index(ly.filters),
+                self.strides.index(ly.stride),
+            )
+        ]
+
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,

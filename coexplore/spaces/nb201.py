@@ -209,6 +209,9 @@ class NB201Space(SearchSpace):
             raise ValueError(f"an NB201 cell takes {len(EDGES)} tokens")
         return NB201Architecture(tuple(OPS[t] for t in tokens), self.channels, self.cells_per_stage)
 
+    def to_tokens(self, arch: NB201Architecture) -> list[int]:
+        return [OPS.index(op) for op in arch.ops]
+
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,
