@@ -30,11 +30,15 @@ def square_after(item):
 
 def tiny_forward(item):
     """A seeded tiny linear layer's output: bit-identical wherever it runs (one thread)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    torch.manual_seed(item)
-    layer = torch.nn.Linear(8, 3)
-    x = torch.randn(4, 8)
-    return {"item": item, "out": layer(x).detach().tolist(), "pid": os.getpid()}
+    try:
+        torch.manual_seed(item)
+        layer = torch.nn.Linear(8, 3)
+        x = torch.randn(4, 8)
+        return {"item": item, "out": layer(x).detach().tolist(), "pid": os.getpid()}
+    finally:  # the sequential executor runs this in the test process: leave it as it was
+        torch.set_num_threads(threads)
 
 
 def fail_on_three(item):
