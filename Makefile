@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_tuners.py
 	$(PY) bench/bench_trainer.py
 	$(PY) bench/bench_env.py
+	$(PY) bench/bench_pruning.py
 
 fpga15: $(STAMP)
 	$(PY) launch/fpga15_alexnet.py

@@ -21,32 +21,22 @@ from pathlib import Path
 
 from coexplore.search.agents import AGENTS
 from coexplore.search.pareto import throughput_hypervolume
-from coexplore.search.runlog import RUN_FILE, read_records, read_run, summarize
-from coexplore.search.runner import SearchConfig, run_search
+from coexplore.search.runlog import read_records, summarize
+from coexplore.search.runner import SearchConfig, ensure_run
 from coexplore.search.tracking import WandbConfig
 
 
 def one_run(env: str, agent: str, seed: int, args: argparse.Namespace) -> dict:
-    out = Path(args.out) / f"{Path(env).stem}-{agent}-s{seed}"
-    if not ((out / RUN_FILE).exists() and len(read_records(out)) >= args.episodes):
-        run_one(out, env, agent, seed, args)
-    records = read_records(out)
-    return {**summarize(records), "hypervolume": throughput_hypervolume(records)}
-
-
-def run_one(out: Path, env: str, agent: str, seed: int, args: argparse.Namespace) -> None:
     cfg = SearchConfig(
         env=env,
         agent=agent,
         episodes=args.episodes,
         seed=seed,
-        out=str(out),
+        out=str(Path(args.out) / f"{Path(env).stem}-{agent}-s{seed}"),
         wandb=WandbConfig(mode=args.wandb_mode, group=args.wandb_group, tags=(agent, env)),
     )
-    resume = (out / RUN_FILE).exists()
-    if resume and read_run(out)["episodes"] > args.episodes:
-        raise SystemExit(f"{out} was started with more episodes; use another --out")
-    run_search(cfg, resume=resume, progress=not args.quiet)
+    records = read_records(ensure_run(cfg, progress=not args.quiet))
+    return {**summarize(records), "hypervolume": throughput_hypervolume(records)}
 
 
 def mean_sd(values: list[float], fmt: str) -> str:

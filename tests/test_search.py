@@ -295,3 +295,19 @@ def test_sweep_grid_runs_offline(scenario, tmp_path):
     (run,) = tmp_path.iterdir()
     meta = json.loads((run / "run.json").read_text())
     assert meta["scenario_data"]["reward"]["alpha"] == 0.5 and meta["agent"] == "reinforce"
+
+
+def test_a_repeated_candidate_is_logged_as_a_repeat(scenario, tmp_path):
+    """A space of one network and a 2-part pool has 6 candidates: 10 proposals must repeat;
+    a repeat is answered from the env's records and logged with zero phase times."""
+    space = ("space.depth=1", "space.kernels=[3]", "space.filters=[24]", "space.strides=[1]")
+    search(scenario, tmp_path / "run", episodes=10, overrides=space)
+    records = read_records(tmp_path / "run")
+    first = {}
+    for r in records:
+        key = tuple(r["tokens"])
+        assert r.get("repeat", False) == (key in first)
+        if key in first:
+            assert r["fast_s"] == r["slow_s"] == 0.0 and r["reward"] == first[key]["reward"]
+        first.setdefault(key, r)
+    assert len(first) <= 6 and sum(bool(r.get("repeat")) for r in records) == 10 - len(first)

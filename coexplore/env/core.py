@@ -39,7 +39,7 @@ from coexplore.tuning.pipeline import TuneResult
 
 MODES = ("sequential", "one-shot")
 NO_FPGA = "none"
-RECORD_ONLY = ("episode", "wall_s")  # keys a search log adds to the env's info
+RECORD_ONLY = ("episode", "wall_s", "repeat")  # per-proposal keys, not the evaluation's
 
 
 def make_oracle(scenario: Scenario, cache: str | None = None) -> AccuracyOracle:

@@ -17,7 +17,7 @@ import pickle
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from coexplore.search.runlog import (
     CHECKPOINT_FILE,
     RUN_FILE,
     RunLog,
+    read_records,
     read_run,
     summarize,
 )
@@ -126,6 +127,7 @@ class Search:
             self.agent.load_state_dict(state["agent"])
             self.episode = state["episodes"]
         self.replayed = 0
+        self._seen = {tuple(r["tokens"]) for r in self.log.records[: self.episode]}
         self._wall_base = self.log.records[-1]["wall_s"] if self.log.records else 0.0
         self._start = time.perf_counter()
         self.tracker = WandbTracker(
@@ -191,10 +193,14 @@ class Search:
         if i < len(self.log.records):  # replaying the episodes after the checkpoint
             if self.log.records[i]["tokens"] == info["tokens"]:
                 self.replayed += 1
+                self._seen.add(tuple(info["tokens"]))
                 return
             self.log.truncate(i)  # the agent went another way: the log follows it from here
         wall = self._wall_base + time.perf_counter() - self._start
         record = {"episode": i, "wall_s": wall, **info}
+        if tuple(info["tokens"]) in self._seen:  # the env answered from its records
+            record.update(repeat=True, fast_s=0.0, slow_s=0.0)
+        self._seen.add(tuple(info["tokens"]))
         self.log.append(record)
         stats = summarize(self.log.records)
         if self.tracker.active:
@@ -267,3 +273,16 @@ def run_search(
 ) -> SearchResult:
     """Run (or continue) a search to ``config.episodes`` candidates; see :class:`Search`."""
     return Search(config, resume).run(progress=progress, report=report)
+
+
+def ensure_run(config: SearchConfig, progress: bool = True, report: bool = True) -> Path:
+    """The run directory of ``config`` holding ``config.episodes`` candidates: a finished run
+    is left as it is, an interrupted one resumed, a missing one started (for experiment grids
+    that continue where they stopped)."""
+    out = Path(config.out or default_out(config.env, config.agent, config.seed))
+    config = replace(config, out=str(out))
+    if not (out / RUN_FILE).exists():
+        run_search(config, progress=progress, report=report)
+    elif len(read_records(out)) < config.episodes:
+        run_search(config, resume=True, progress=progress, report=report)
+    return out

@@ -1,0 +1,155 @@
+"""The paper's comparison (Jiang et al., TCAD 2020): co-exploration against its baselines.
+
+Five methods search the same scenario with equal budgets (candidates proposed) and seeds:
+
+- ``coexplore``: the joint search, fast + slow phase (the package's default);
+- ``hw-nas-fixed``: hardware-aware NAS on fixed hardware: the design the tuner finds for a
+  reference network is kept; the controller explores the network tokens only; the specs are
+  checked on that design (``hardware.mode=fixed``);
+- ``sequential``: NAS for accuracy alone (``hardware.mode=none``), then hardware designed for
+  the trained networks in order of accuracy until one meets the specs (:func:`design_in_order`);
+- ``random``: uniform random search with fast-phase pruning;
+- ``no-pruning``: co-exploration that trains every candidate (``fast_phase.prune=false``).
+
+:func:`measure` turns a run's records into the figures of the comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from coexplore.env.fast_phase import run_fast_phase
+from coexplore.scenario import Scenario
+from coexplore.search.pareto import throughput_hypervolume
+from coexplore.search.runlog import best_candidate, feasible
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    label: str
+    agent: str
+    overrides: tuple[str, ...]
+
+
+def methods(reference: str, agent: str = "reinforce") -> dict[str, Method]:
+    """The five methods; ``agent`` is the controller of the four learning ones."""
+    return {
+        m.name: m
+        for m in (
+            Method("coexplore", "co-exploration", agent, ()),
+            Method(
+                "hw-nas-fixed",
+                "HW-aware NAS, fixed hardware",
+                agent,
+                ("hardware.mode=fixed", f"hardware.reference={reference}"),
+            ),
+            Method("sequential", "NAS, then hardware", agent, ("hardware.mode=none",)),
+            Method("random", "random search + pruning", "random", ()),
+            Method("no-pruning", "co-exploration, no pruning", agent, ("fast_phase.prune=false",)),
+        )
+    }
+
+
+def design_hardware(record: dict[str, Any], scenario: Scenario, input_shape, classes) -> dict:
+    """A trained network of an accuracy-only search, given hardware by the fast phase (the
+    pool's pipelines, longest first): the record as co-exploration would have written it."""
+    arch = scenario.space.parse(record["arch"])
+    network = arch.network(input_shape, classes)
+    hw = scenario.hardware
+    rng = np.random.default_rng([scenario.data.seed, *record["tokens"]])
+    fast = run_fast_phase(network, [hw.parts[0]] * hw.max_fpgas, scenario, rng)
+    return {
+        **record,
+        "parts": fast.parts,
+        "hw_attempts": fast.attempts,
+        "failed_specs": fast.failed_specs,
+        "fast_s": fast.wall_s,
+        "hardware": None if fast.result is None else fast.result.hardware.to_dict(),
+        "metrics": None if fast.metrics is None else fast.metrics.to_dict(),
+    }
+
+
+def design_in_order(records: list[dict[str, Any]], designed: list[dict[str, Any]]) -> dict:
+    """The sequential flow's second step: the trained networks in order of validation accuracy
+    are given hardware until one meets the specs. ``designed[i]`` is ``records[i]`` with its
+    hardware (:func:`design_hardware`). Returns the chosen record (or None), how many designs
+    were made and their fast-phase time."""
+    order = sorted(
+        (i for i, r in enumerate(records) if r.get("val_acc") is not None and not r["diverged"]),
+        key=lambda i: (-records[i]["val_acc"], i),
+    )
+    spent = 0.0
+    for n, i in enumerate(order, 1):
+        spent += designed[i]["fast_s"]
+        if feasible(designed[i]):
+            return {"best": designed[i], "designs": n, "design_s": spent}
+    return {"best": None, "designs": len(order), "design_s": spent}
+
+
+def reached(records: list[dict[str, Any]], target: float) -> dict[str, Any] | None:
+    """Trainings and wall time until the first candidate within specs with val acc ≥ target."""
+    trainings = 0
+    for r in records:
+        trainings += not r["pruned"]
+        if feasible(r) and r["val_acc"] >= target:
+            return {"trainings": trainings, "wall_s": r["wall_s"], "episode": r["episode"]}
+    return None
+
+
+def at_accuracy(records: list[dict[str, Any]], target: float) -> dict[str, float | None]:
+    """The best hardware among designs within specs whose network reaches ``target`` accuracy:
+    the paper's "same accuracy, higher throughput / energy efficiency" comparison."""
+    ok = [r["metrics"] for r in records if feasible(r) and r["val_acc"] >= target]
+    return {
+        "fps_at_target": max((m["throughput_fps"] for m in ok), default=None),
+        "gops_per_w_at_target": max((m["gops_per_w"] for m in ok), default=None),
+    }
+
+
+def measure(records: list[dict[str, Any]], best: dict[str, Any] | None) -> dict[str, Any]:
+    """The comparison's figures of one run (``records`` with hardware, as designed)."""
+    m = None if best is None else best["metrics"]
+    return {
+        "candidates": len(records),
+        "trainings": sum(not r["pruned"] for r in records),
+        "pruned": sum(bool(r["pruned"]) for r in records),
+        "wall_s": max((r["wall_s"] for r in records), default=0.0),
+        "best_val_acc": None if best is None else best["val_acc"],
+        "best_test_acc": None if best is None else best["test_acc"],
+        "best_arch": None if best is None else best["arch"],
+        "best_parts": None if best is None else best["parts"],
+        "throughput_fps": None if m is None else m["throughput_fps"],
+        "gops_per_w": None if m is None else m["gops_per_w"],
+        "energy_mj": None if m is None else m["energy_mj"],
+        "hypervolume": throughput_hypervolume(records),
+    }
+
+
+def best_so_far(records: list[dict[str, Any]]) -> list[tuple[int, float, float]]:
+    """(trainings, wall_s, best val acc within specs) after each candidate that was trained."""
+    out, trainings, best = [], 0, float("nan")
+    for r in records:
+        if r["pruned"]:
+            continue
+        trainings += 1
+        if feasible(r) and (np.isnan(best) or r["val_acc"] > best):
+            best = r["val_acc"]
+        out.append((trainings, r["wall_s"], best))
+    return out
+
+
+__all__ = [
+    "Method",
+    "at_accuracy",
+    "best_candidate",
+    "best_so_far",
+    "design_hardware",
+    "design_in_order",
+    "measure",
+    "methods",
+    "reached",
+]
