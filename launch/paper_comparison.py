@@ -34,6 +34,7 @@ from coexplore.search.comparison import (
     measure,
     methods,
     reached,
+    trained,
 )
 from coexplore.search.pareto import OBJECTIVES, new_figure, pareto_front, save_figure
 from coexplore.search.runlog import best_candidate, feasible, read_records, read_run
@@ -133,7 +134,7 @@ def time_to_target(name: str, run: dict, target: float) -> dict | None:
         return None
     records = run["records"]
     return {
-        "trainings": len(records),
+        "trainings": sum(trained(records)),
         "wall_s": max(r["wall_s"] for r in records) + run["extra_s"],
     }
 

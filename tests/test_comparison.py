@@ -29,6 +29,7 @@ def rec(episode, acc=None, pruned=False, fps=1000.0, fails=False):
         "test_acc": None if pruned else acc,
         "diverged": False,
         "fast_s": 0.5,
+        "tokens": [episode],
     }
 
 
@@ -107,3 +108,14 @@ def test_quick_comparison_writes_the_report(tmp_path):
     assert "The paper's claims beside ours" in doc and "+35.24%" in doc
     assert (tmp_path / "results_figures" / "pareto_fronts.png").exists()
     assert (tmp_path / "results_figures" / "best_so_far.png").exists()
+
+
+def test_repeats_and_cache_hits_cost_no_training():
+    records = [
+        rec(0, 0.9),
+        rec(1, 0.95),
+        {**rec(0, 0.9), "episode": 2},
+        {**rec(3, 0.9), "cache_hit": True},
+    ]
+    assert measure(records, records[1])["trainings"] == 2
+    assert reached(records, 0.95)["trainings"] == 2

@@ -90,11 +90,23 @@ def design_in_order(records: list[dict[str, Any]], designed: list[dict[str, Any]
     return {"best": None, "designs": len(order), "design_s": spent}
 
 
+def trained(records: list[dict[str, Any]]) -> list[bool]:
+    """Which candidates cost a training: not pruned, not a repeat of an earlier proposal
+    (answered from the env's records) and not a result-cache hit."""
+    seen: set[tuple[int, ...]] = set()
+    flags = []
+    for r in records:
+        key = tuple(r["tokens"])
+        flags.append(not r["pruned"] and key not in seen and not r.get("cache_hit"))
+        seen.add(key)
+    return flags
+
+
 def reached(records: list[dict[str, Any]], target: float) -> dict[str, Any] | None:
     """Trainings and wall time until the first candidate within specs with val acc ≥ target."""
     trainings = 0
-    for r in records:
-        trainings += not r["pruned"]
+    for r, cost in zip(records, trained(records), strict=True):
+        trainings += cost
         if feasible(r) and r["val_acc"] >= target:
             return {"trainings": trainings, "wall_s": r["wall_s"], "episode": r["episode"]}
     return None
@@ -115,7 +127,7 @@ def measure(records: list[dict[str, Any]], best: dict[str, Any] | None) -> dict[
     m = None if best is None else best["metrics"]
     return {
         "candidates": len(records),
-        "trainings": sum(not r["pruned"] for r in records),
+        "trainings": sum(trained(records)),
         "pruned": sum(bool(r["pruned"]) for r in records),
         "wall_s": max((r["wall_s"] for r in records), default=0.0),
         "best_val_acc": None if best is None else best["val_acc"],
@@ -130,10 +142,10 @@ def measure(records: list[dict[str, Any]], best: dict[str, Any] | None) -> dict[
 
 
 def best_so_far(records: list[dict[str, Any]]) -> list[tuple[int, float, float]]:
-    """(trainings, wall_s, best val acc within specs) after each candidate that was trained."""
+    """(trainings, wall_s, best val acc within specs) after each training."""
     out, trainings, best = [], 0, float("nan")
-    for r in records:
-        if r["pruned"]:
+    for r, cost in zip(records, trained(records), strict=True):
+        if not cost:
             continue
         trainings += 1
         if feasible(r) and (np.isnan(best) or r["val_acc"] > best):
@@ -152,4 +164,5 @@ __all__ = [
     "measure",
     "methods",
     "reached",
+    "trained",
 ]
