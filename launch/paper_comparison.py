@@ -6,12 +6,12 @@ pruning) on one scenario, with equal budgets (candidates proposed) and the same 
 writes a markdown report with tables, overlaid Pareto fronts and best-so-far curves (PNG), and
 the paper's three claims beside ours. An interrupted grid continues where it stopped.
 
-    # the published results: mnist5k-fpga, 3 seeds, 60 candidates a run: ~45 min on 2 CPU cores
+    # the published results: mnist5k-fpga, 3 seeds, 60 candidates a run: ~30 min on 2 CPU cores
     .venv/bin/python launch/paper_comparison.py --doc docs/results.md
     # a smoke test (digits-fpga, tiny budget, ~1 min)
     .venv/bin/python launch/paper_comparison.py --quick
     # the paper's setting, for users with CIFAR-10 files and a GPU
-    .venv/bin/python launch/paper_comparison.py --env cifar10-fpga --set data.data_root=~/data \\
+    .venv/bin/python launch/paper_comparison.py --env cifar10-fpga --set data.data_root=/path/to/data \\
         --episodes 300 --fidelity none --doc runs/paper-cifar10/results.md
 """
 
