@@ -311,3 +311,20 @@ def test_a_repeated_candidate_is_logged_as_a_repeat(scenario, tmp_path):
             assert r["fast_s"] == r["slow_s"] == 0.0 and r["reward"] == first[key]["reward"]
         first.setdefault(key, r)
     assert len(first) <= 6 and sum(bool(r.get("repeat")) for r in records) == 10 - len(first)
+
+
+def test_agent_hyperparameters_from_scenario_and_cli(scenario, tmp_path):
+    """The scenario's agents: section, then --agent-param on top, reach the agent."""
+    search(
+        scenario, tmp_path / "run", agent="ppo", episodes=2, agent_params={"learning_rate": 0.01}
+    )
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["agent_params"] == {"episodes_per_update": 2, "learning_rate": 0.01}
+    state = pickle.loads((tmp_path / "run" / CHECKPOINT_FILE).read_bytes())
+    assert state["episodes"] == 2  # one update of 2 candidates, then the checkpoint
+    import io
+
+    from stable_baselines3 import PPO
+
+    model = PPO.load(io.BytesIO(state["agent"]["model"]), device="cpu")
+    assert model.learning_rate == 0.01 and model.n_steps == 2 * (3 * 3 + 2)
