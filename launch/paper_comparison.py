@@ -11,7 +11,7 @@ the paper's three claims beside ours. An interrupted grid continues where it sto
     # a smoke test (digits-fpga, tiny budget, ~1 min)
     .venv/bin/python launch/paper_comparison.py --quick
     # the paper's setting, for users with CIFAR-10 files and a GPU
-    .venv/bin/python launch/paper_comparison.py --env cifar10-fpga --set data.data_root=/path/to/data \\
+    .venv/bin/python launch/paper_comparison.py --env cifar10-fpga --set data.data_root=DIR \\
         --episodes 300 --fidelity none --doc runs/paper-cifar10/results.md
 """
 
