@@ -24,7 +24,7 @@ import numpy as np
 from coexplore.env.fast_phase import run_fast_phase
 from coexplore.scenario import Scenario
 from coexplore.search.pareto import throughput_hypervolume
-from coexplore.search.runlog import best_candidate, feasible
+from coexplore.search.runlog import feasible
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,6 @@ def best_so_far(records: list[dict[str, Any]]) -> list[tuple[int, float, float]]
 __all__ = [
     "Method",
     "at_accuracy",
-    "best_candidate",
     "best_so_far",
     "design_hardware",
     "design_in_order",

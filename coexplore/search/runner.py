@@ -126,7 +126,6 @@ class Search:
             state = pickle.loads(checkpoint.read_bytes())
             self.agent.load_state_dict(state["agent"])
             self.episode = state["episodes"]
-        self.replayed = 0
         self._seen = {tuple(r["tokens"]) for r in self.log.records[: self.episode]}
         self._wall_base = self.log.records[-1]["wall_s"] if self.log.records else 0.0
         self._start = time.perf_counter()
@@ -192,7 +191,6 @@ class Search:
         self.episode += 1
         if i < len(self.log.records):  # replaying the episodes after the checkpoint
             if self.log.records[i]["tokens"] == info["tokens"]:
-                self.replayed += 1
                 self._seen.add(tuple(info["tokens"]))
                 return
             self.log.truncate(i)  # the agent went another way: the log follows it from here

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coexplore.search.runlog import feasible
+from coexplore.search.runlog import best_candidate, feasible
 
 WANDB_MODES = ("offline", "online", "disabled")
 
@@ -104,7 +104,6 @@ class WandbTracker:
         if self.run is None:
             return
         from coexplore.search.pareto import OBJECTIVES, front_records
-        from coexplore.search.runlog import best_candidate
 
         wandb = self.wandb
         columns = ["episode", "arch", "parts", "val_acc", "throughput_fps", "energy_mj"]
