@@ -43,12 +43,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from coexplore.hardware.engine import BUDGETS, EngineDesign, LayerTable, evaluate_batch
-from coexplore.hardware.engine_reference import evaluate_reference
-from coexplore.hardware.parts import get_part
-from coexplore.hardware.precision import PRECISIONS
-from coexplore.tuning.space import StageProblem
-from coexplore.tuning.tuners import CHUNK_CELLS
+from coexplore.platforms.fpga_pipeline.engine import (
+    BUDGETS,
+    EngineDesign,
+    LayerTable,
+    evaluate_batch,
+)
+from coexplore.platforms.fpga_pipeline.engine_reference import evaluate_reference
+from coexplore.platforms.fpga_pipeline.parts import get_part
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
+from coexplore.platforms.fpga_pipeline.tuning.tuners import CHUNK_CELLS
 from coexplore.workloads import preset
 
 CASES = (  # (network preset, part)

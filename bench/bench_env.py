@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from coexplore.env import CoExploreEnv
-from coexplore.env.fast_phase import run_fast_phase
+from coexplore.platforms.fpga_pipeline.fast_phase import run_fast_phase
 
 
 def main() -> None:

@@ -34,11 +34,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from coexplore.hardware.parts import get_part
-from coexplore.hardware.precision import PRECISIONS
-from coexplore.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
-from coexplore.tuning.space import StageProblem
-from coexplore.tuning.tuners import TUNERS, StageFront
+from coexplore.platforms.fpga_pipeline.parts import get_part
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
+from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
+from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS, StageFront
 from coexplore.workloads import LayerKind, Network, preset
 
 GOOD = 0.98  # a run "reaches" the optimum at >= 98% of its throughput

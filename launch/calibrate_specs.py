@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import tune_pipeline
 from coexplore.spaces import ChainSpace
-from coexplore.tuning.pipeline import tune_pipeline
 
 SHAPES = {
     "digits": (1, 8, 8),

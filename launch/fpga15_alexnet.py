@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.hardware.engine import Bottleneck, EngineDesign, evaluate_batch
-from coexplore.hardware.parts import get_part
-from coexplore.hardware.pipeline import evaluate_pipeline, single_stage
-from coexplore.hardware.precision import PRECISIONS
-from coexplore.tuning.space import StageProblem
-from coexplore.tuning.tuners import TUNERS
+from coexplore.platforms.fpga_pipeline.engine import Bottleneck, EngineDesign, evaluate_batch
+from coexplore.platforms.fpga_pipeline.parts import get_part
+from coexplore.platforms.fpga_pipeline.pipeline import evaluate_pipeline, single_stage
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
+from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.workloads import LayerKind, preset
 
 PART = "XC7VX485T"  # Virtex-7 VX485T on the VC707 board, 100 MHz

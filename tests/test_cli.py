@@ -133,7 +133,7 @@ def test_bad_design_file_names_the_field(capsys, tmp_path):
 def test_part_file_option(capsys, tmp_path):
     import yaml
 
-    from coexplore.hardware.parts import PARTS, get_part
+    from coexplore.platforms.fpga_pipeline.parts import PARTS, get_part
 
     data = get_part("XC7Z020").to_dict()
     data.pop("dram_bits_per_cycle")

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from coexplore.hardware.engine import Bottleneck, EngineDesign, evaluate_batch
-from coexplore.hardware.engine_reference import evaluate_reference
-from coexplore.hardware.parts import get_part
-from coexplore.hardware.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.engine import Bottleneck, EngineDesign, evaluate_batch
+from coexplore.platforms.fpga_pipeline.engine_reference import evaluate_reference
+from coexplore.platforms.fpga_pipeline.parts import get_part
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
 from coexplore.workloads import NetworkBuilder, preset
 
 FIXED16 = PRECISIONS.get("fixed16")

@@ -6,12 +6,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coexplore.hardware.engine import EngineDesign, evaluate_batch
-from coexplore.hardware.engine_reference import evaluate_reference
-from coexplore.hardware.parts import get_part
-from coexplore.hardware.precision import PRECISIONS
-from coexplore.tuning.space import StageProblem
-from coexplore.tuning.tuners import TUNERS
+from coexplore.platforms.fpga_pipeline.engine import EngineDesign, evaluate_batch
+from coexplore.platforms.fpga_pipeline.engine_reference import evaluate_reference
+from coexplore.platforms.fpga_pipeline.parts import get_part
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
+from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.workloads import NetworkBuilder
 
 PRECISION_NAMES = sorted(PRECISIONS)

@@ -90,8 +90,8 @@ def test_impossible_spec_prunes_without_training():
 
 def test_throughput_bound_is_never_beaten():
     """The early-prune bound is sound: no tuned pipeline of pool parts exceeds it."""
-    from coexplore.env.fast_phase import throughput_upper_bound
-    from coexplore.tuning.pipeline import StageTuner, tune_partition
+    from coexplore.platforms.fpga_pipeline.fast_phase import throughput_upper_bound
+    from coexplore.platforms.fpga_pipeline.tuning.pipeline import StageTuner, tune_partition
 
     env = CoExploreEnv(quick())
     rng = np.random.default_rng(3)
@@ -194,7 +194,7 @@ def with_hardware(scenario, **changes):
 
 def test_fixed_hardware_keeps_the_reference_design():
     """Hardware-aware NAS: one design, tuned for the reference network, runs every candidate."""
-    from coexplore.env.fast_phase import reference_design
+    from coexplore.platforms.fpga_pipeline.fast_phase import reference_design
 
     env = CoExploreEnv(with_hardware(quick(), mode="fixed", reference=REFERENCE))
     assert env.choices == env.sw_choices  # the agent picks the network only

@@ -1,7 +1,12 @@
 import pytest
 
 from coexplore.config import ConfigError
-from coexplore.hardware.parts import PARTS, get_part, part_from_dict, register_part_file
+from coexplore.platforms.fpga_pipeline.parts import (
+    PARTS,
+    get_part,
+    part_from_dict,
+    register_part_file,
+)
 from coexplore.registry import UnknownNameError
 
 DATASHEET = {  # DESIGN.md §3: DSP, BRAM18K, LUT

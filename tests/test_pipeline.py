@@ -3,8 +3,8 @@
 import pytest
 
 from coexplore.config import ConfigError
-from coexplore.hardware.engine import EngineDesign
-from coexplore.hardware.pipeline import (
+from coexplore.platforms.fpga_pipeline.engine import EngineDesign
+from coexplore.platforms.fpga_pipeline.pipeline import (
     HardwareDesign,
     Specs,
     Stage,

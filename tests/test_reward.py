@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from coexplore.config import ConfigError
-from coexplore.hardware.pipeline import PipelineMetrics, Specs
+from coexplore.platforms.fpga_pipeline.pipeline import PipelineMetrics, Specs
 from coexplore.scenario.reward import hotnas_reward
 from coexplore.scenario.schema import RewardConfig
 

@@ -118,7 +118,7 @@ def test_the_wheel_ships_the_scenarios_and_parts(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for scenario in scenario_files():
         assert any(n.endswith(f"share/coexplore/envs/{scenario}.yaml") for n in names)
-    assert any(n.endswith("coexplore/hardware/parts/XC7Z020.yaml") for n in names)
+    assert any(n.endswith("coexplore/platforms/fpga_pipeline/parts/XC7Z020.yaml") for n in names)
 
 
 def test_envs_command(capsys):

@@ -6,13 +6,22 @@ import itertools
 import numpy as np
 import pytest
 
-from coexplore.hardware.engine import EngineDesign
-from coexplore.hardware.engine_reference import evaluate_reference
-from coexplore.hardware.parts import PARTS, get_part
-from coexplore.hardware.precision import PRECISIONS
-from coexplore.tuning.pipeline import NoFeasibleDesign, StageTuner, tune_partition, tune_pipeline
-from coexplore.tuning.space import StageProblem, port_splits, useful_tile_sizes
-from coexplore.tuning.tuners import TUNERS
+from coexplore.platforms.fpga_pipeline.engine import EngineDesign
+from coexplore.platforms.fpga_pipeline.engine_reference import evaluate_reference
+from coexplore.platforms.fpga_pipeline.parts import PARTS, get_part
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import (
+    NoFeasibleDesign,
+    StageTuner,
+    tune_partition,
+    tune_pipeline,
+)
+from coexplore.platforms.fpga_pipeline.tuning.space import (
+    StageProblem,
+    port_splits,
+    useful_tile_sizes,
+)
+from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.workloads import NetworkBuilder, preset
 
 SMALL = (
@@ -98,7 +107,7 @@ def test_energy_is_the_tie_break_for_non_bottleneck_stages():
 
 
 def evaluate_pipeline_energy_of_fastest(net, result, front):
-    from coexplore.hardware.pipeline import HardwareDesign, Stage, evaluate_pipeline
+    from coexplore.platforms.fpga_pipeline.pipeline import HardwareDesign, Stage, evaluate_pipeline
 
     stages = list(result.hardware.stages)
     stages[0] = Stage(stages[0].part, 0, stages[0].stop, EngineDesign.from_array(front.designs[0]))

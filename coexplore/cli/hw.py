@@ -9,16 +9,16 @@ from typing import Any
 
 from coexplore.cli.table import render
 from coexplore.config import ConfigError, load_mapping
-from coexplore.hardware.parts import PARTS, get_part
-from coexplore.hardware.pipeline import (
+from coexplore.platforms.fpga_pipeline.parts import PARTS, get_part
+from coexplore.platforms.fpga_pipeline.pipeline import (
     HardwareDesign,
     PipelineMetrics,
     Specs,
     evaluate_pipeline,
 )
-from coexplore.hardware.precision import PRECISIONS
-from coexplore.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
-from coexplore.tuning.tuners import TUNERS
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
+from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.workloads import PRESETS, Network, load_network
 
 

@@ -8,10 +8,10 @@ import sys
 from coexplore import __version__
 from coexplore.cli import cache, envs, hw, report, search, train
 from coexplore.config import ConfigError
-from coexplore.hardware.parts import register_part_file
+from coexplore.platforms.fpga_pipeline.parts import register_part_file
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import NoFeasibleDesign
 from coexplore.registry import UnknownNameError
 from coexplore.slow.oracles import OracleError
-from coexplore.tuning.pipeline import NoFeasibleDesign
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,8 @@ of the pool; later slots: a part, or the last choice, "no further FPGA").
   constant observation.
 
 At the last token the **fast phase** tunes the hardware and checks the specs
-(:mod:`coexplore.env.fast_phase`); a candidate that cannot meet them is pruned with
-``reward.penalty`` and never trained. Survivors go to the **slow phase** (the scenario's
+(:mod:`coexplore.platforms.fpga_pipeline.fast_phase`); a candidate that cannot meet them is
+pruned with ``reward.penalty`` and never trained. Survivors go to the **slow phase** (the scenario's
 accuracy oracle) and get the HotNAS-form reward. ``info`` carries the whole candidate record.
 """
 
@@ -31,11 +31,15 @@ import numpy as np
 from gymnasium import spaces
 
 from coexplore.data import load_dataset
-from coexplore.env.fast_phase import reference_design, run_fast_phase, run_fixed_hardware
+from coexplore.platforms.fpga_pipeline.fast_phase import (
+    reference_design,
+    run_fast_phase,
+    run_fixed_hardware,
+)
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import TuneResult
 from coexplore.scenario import Scenario, get_scenario, hotnas_reward
 from coexplore.scenario.reward import accuracy_term
 from coexplore.slow.oracles import AccuracyOracle, TableOracle, TrainOracle
-from coexplore.tuning.pipeline import TuneResult
 
 MODES = ("sequential", "one-shot")
 NO_FPGA = "none"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from coexplore.config import ConfigError
-from coexplore.hardware.pipeline import PipelineMetrics, Specs
+from coexplore.platforms.fpga_pipeline.pipeline import PipelineMetrics, Specs
 from coexplore.scenario.schema import RewardConfig
 
 

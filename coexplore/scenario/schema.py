@@ -19,16 +19,16 @@ import yaml
 
 from coexplore.config import ConfigError, load_mapping, require_keys
 from coexplore.data import DataConfig
-from coexplore.hardware.parts import PARTS
-from coexplore.hardware.pipeline import Specs
-from coexplore.hardware.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.parts import PARTS
+from coexplore.platforms.fpga_pipeline.pipeline import Specs
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET
+from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.scenario.validate import build
 from coexplore.slow.executors import EXECUTORS
 from coexplore.slow.oracles import ORACLES
 from coexplore.slow.trainer import TrainConfig
 from coexplore.spaces import SPACES, SearchSpace
-from coexplore.tuning.pipeline import DEFAULT_BUDGET
-from coexplore.tuning.tuners import TUNERS
 
 SECTIONS = ("data", "space", "hardware", "specs", "reward", "fast_phase", "slow_phase", "agents")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.env.fast_phase import run_fast_phase
+from coexplore.platforms.fpga_pipeline.fast_phase import run_fast_phase
 from coexplore.scenario import Scenario
 from coexplore.search.pareto import throughput_hypervolume
 from coexplore.search.runlog import feasible

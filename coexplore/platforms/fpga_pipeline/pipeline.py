@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from coexplore.config import ConfigError, require_keys
-from coexplore.hardware.engine import Bottleneck, EngineDesign, evaluate_batch
-from coexplore.hardware.parts import FPGAPart, get_part
-from coexplore.hardware.precision import PRECISIONS, Precision
+from coexplore.platforms.fpga_pipeline.engine import Bottleneck, EngineDesign, evaluate_batch
+from coexplore.platforms.fpga_pipeline.parts import FPGAPart, get_part
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS, Precision
 from coexplore.workloads.layer import Network
 
 

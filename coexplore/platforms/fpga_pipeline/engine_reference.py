@@ -3,7 +3,7 @@
 It exists for two reasons: it is the oracle the vectorised model in :mod:`engine` is tested
 against (two independent codings of DESIGN.md §3 must agree on every design), and it is the
 scalar baseline ``bench/bench_engine.py`` measures the vectorised model against. Library code
-uses :func:`coexplore.hardware.engine.evaluate_batch`.
+uses :func:`coexplore.platforms.fpga_pipeline.engine.evaluate_batch`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
 
-from coexplore.hardware.engine import BRAM18K_BITS, Bottleneck, EngineDesign
-from coexplore.hardware.parts import FPGAPart
-from coexplore.hardware.precision import ENGINE_LUT_OVERHEAD, Precision
+from coexplore.platforms.fpga_pipeline.engine import BRAM18K_BITS, Bottleneck, EngineDesign
+from coexplore.platforms.fpga_pipeline.parts import FPGAPart
+from coexplore.platforms.fpga_pipeline.precision import ENGINE_LUT_OVERHEAD, Precision
 from coexplore.workloads.layer import Layer, LayerKind
 
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coexplore.hardware.engine import EngineBatch, evaluate_batch, resources
+from coexplore.platforms.fpga_pipeline.engine import EngineBatch, evaluate_batch, resources
+from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
 from coexplore.registry import Registry
-from coexplore.tuning.space import StageProblem
 
 CHUNK_CELLS = 200_000  # designs × layers per vectorised call (bench: 10k-100k cells run fastest)
 HYPEROPT_TM_CANDIDATES = 8  # largest fitting Tm solved exactly per tpe/random proposal

@@ -17,9 +17,9 @@ from functools import cached_property
 
 import numpy as np
 
-from coexplore.hardware.engine import LayerTable, resources
-from coexplore.hardware.parts import FPGAPart
-from coexplore.hardware.precision import Precision
+from coexplore.platforms.fpga_pipeline.engine import LayerTable, resources
+from coexplore.platforms.fpga_pipeline.parts import FPGAPart
+from coexplore.platforms.fpga_pipeline.precision import Precision
 from coexplore.workloads.layer import Layer
 
 DEFAULT_PORT_QUANTA = 12
@@ -63,7 +63,7 @@ class StageProblem:
     @cached_property
     def max_units(self) -> int:
         """MAC units the DSP and LUT budgets allow."""
-        from coexplore.hardware.precision import ENGINE_LUT_OVERHEAD
+        from coexplore.platforms.fpga_pipeline.precision import ENGINE_LUT_OVERHEAD
 
         by_dsp = self.part.dsp // self.precision.dsp_per_mac
         by_lut = (self.part.lut - ENGINE_LUT_OVERHEAD) // self.precision.lut_per_mac

@@ -21,18 +21,18 @@ from math import inf
 import numpy as np
 from tqdm.auto import tqdm
 
-from coexplore.hardware.engine import EngineDesign
-from coexplore.hardware.parts import FPGAPart, get_part
-from coexplore.hardware.pipeline import (
+from coexplore.platforms.fpga_pipeline.engine import EngineDesign
+from coexplore.platforms.fpga_pipeline.parts import FPGAPart, get_part
+from coexplore.platforms.fpga_pipeline.pipeline import (
     HardwareDesign,
     PipelineMetrics,
     Stage,
     evaluate_pipeline,
     link_gbps,
 )
-from coexplore.hardware.precision import PRECISIONS
-from coexplore.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
-from coexplore.tuning.tuners import TUNERS, StageFront
+from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
+from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS, StageFront
 from coexplore.workloads.layer import Network
 
 DEFAULT_BUDGET = 200

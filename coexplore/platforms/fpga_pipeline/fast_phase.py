@@ -16,10 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.hardware.parts import get_part
-from coexplore.hardware.pipeline import PipelineMetrics, evaluate_pipeline
+from coexplore.platforms.fpga_pipeline.parts import get_part
+from coexplore.platforms.fpga_pipeline.pipeline import PipelineMetrics, evaluate_pipeline
+from coexplore.platforms.fpga_pipeline.tuning.pipeline import (
+    NoFeasibleDesign,
+    StageTuner,
+    TuneResult,
+    tune_partition,
+)
 from coexplore.scenario.schema import Scenario
-from coexplore.tuning.pipeline import NoFeasibleDesign, StageTuner, TuneResult, tune_partition
 from coexplore.workloads.layer import Network
 
 

@@ -38,8 +38,8 @@ from enum import IntEnum
 
 import numpy as np
 
-from coexplore.hardware.parts import FPGAPart
-from coexplore.hardware.precision import ENGINE_LUT_OVERHEAD, Precision
+from coexplore.platforms.fpga_pipeline.parts import FPGAPart
+from coexplore.platforms.fpga_pipeline.precision import ENGINE_LUT_OVERHEAD, Precision
 from coexplore.workloads.layer import Layer, LayerKind
 
 BRAM18K_BITS = 18 * 1024
