@@ -318,3 +318,75 @@ def test_cli_missing_or_foreign_file_is_a_clear_error(tmp_path):
     foreign.write_text("not a database " * 100)
     with pytest.raises(ConfigError, match="coexplore result cache"):
         cli("export", "--cache", str(foreign))
+
+
+# -- kept weights ----------------------------------------------------------------------------
+
+
+def test_weights_live_beside_the_cache_keyed_by_the_entry_id(tmp_path):
+    torch = pytest.importorskip("torch")
+    cache = ResultCache(tmp_path / "c.sqlite")
+    k = key(1)
+    assert cache.weights_dir == tmp_path / "c.sqlite.weights"
+    assert cache.weights_path(k) == tmp_path / "c.sqlite.weights" / f"{k.id}.pt"
+    assert not cache.has_weights(k)
+    state = {"w": torch.arange(6.0).reshape(1, 2, 3, 1).to(memory_format=torch.channels_last)}
+    state["n"] = torch.tensor(3)
+    assert cache.save_weights(k, state) == cache.weights_path(k) and cache.has_weights(k)
+    loaded = cache.load_weights(k)
+    assert torch.equal(loaded["w"], state["w"]) and torch.equal(loaded["n"], state["n"])
+    assert loaded["w"].is_contiguous()  # stored plain, on the CPU
+    assert os.listdir(cache.weights_dir) == [f"{k.id}.pt"]  # nothing else left behind
+    assert not cache.has_weights(key(2)) and len(cache) == 0  # weights are not an entry
+    clone = pickle.loads(pickle.dumps(cache))
+    assert torch.equal(clone.load_weights(k)["w"], state["w"])
+
+
+def test_weights_are_written_atomically(tmp_path, monkeypatch):
+    """A save that dies midway leaves the previous checkpoint (or none) and no temporary file;
+    the file appears under its name only through os.replace."""
+    torch = pytest.importorskip("torch")
+    cache = ResultCache(tmp_path / "c.sqlite")
+    k = key(1)
+    cache.save_weights(k, {"w": torch.ones(3)})
+    real_save, replaced = torch.save, []
+
+    def dying_save(obj, fh):
+        real_save(obj, fh)
+        fh.truncate(10)  # a partial file on disk, then the writer dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        cache.save_weights(k, {"w": torch.zeros(3)})
+    with pytest.raises(KeyboardInterrupt):
+        cache.save_weights(key(2), {"w": torch.zeros(3)})
+    assert torch.equal(cache.load_weights(k)["w"], torch.ones(3))  # the old one, whole
+    assert not cache.has_weights(key(2))
+    assert os.listdir(cache.weights_dir) == [f"{k.id}.pt"]
+    monkeypatch.setattr(torch, "save", real_save)
+
+    real_replace = os.replace
+
+    def recording_replace(src, dst):
+        replaced.append((os.path.dirname(src), os.path.basename(src), dst))
+        assert os.path.getsize(src) > 0 and not os.path.exists(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    cache.save_weights(key(3), {"w": torch.zeros(3)})
+    [(folder, tmp_name, dst)] = replaced
+    assert folder == str(cache.weights_dir) and tmp_name.endswith(".tmp")
+    assert dst == cache.weights_path(key(3))
+
+
+def test_missing_weights_are_a_clear_error(tmp_path):
+    pytest.importorskip("torch")
+    cache = ResultCache(tmp_path / "c.sqlite")
+    with pytest.raises(FileNotFoundError, match=r"no kept weights for 'arch-1' \(seed 1") as e:
+        cache.load_weights(key(1))
+    assert str(cache.weights_path(key(1))) in str(e.value) and "never trained" in str(e.value)
+    assert not cache.path.exists()  # the error did not create a cache file
+    cache.put(key(1), payload(1))
+    with pytest.raises(FileNotFoundError, match="trained without keeping weights"):
+        cache.load_weights(key(1))

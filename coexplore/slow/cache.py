@@ -5,6 +5,10 @@ and never return a partial one. Each ``put`` is one SQLite transaction (``INSERT
 the first writer of a key wins), so a reader sees a whole entry or none, and a writer killed
 mid-put leaves the file as it was before that put. WAL journaling lets readers and the single
 active writer proceed together; waiting writers queue on ``busy_timeout``.
+
+Kept weights (optional) live next to the file, one checkpoint per entry named by the entry's
+key id: ``<cache path>.weights/<CacheKey.id>.pt``, each written to a temporary file and moved
+into place with ``os.replace``, so a reader finds a whole checkpoint or none.
 """
 
 from __future__ import annotations
@@ -233,6 +237,66 @@ class ResultCache:
             cur = self._retrying(lambda: conn.execute(_INSERT, row))
             return cur.rowcount == 1
 
+    # -- kept weights ----------------------------------------------------------------------
+
+    @property
+    def weights_dir(self) -> Path:
+        """Where kept weights live: ``<cache path>.weights``."""
+        return self.path.with_name(self.path.name + ".weights")
+
+    def weights_path(self, key: CacheKey) -> Path:
+        """The checkpoint file of ``key`` (whether or not it exists), named by ``key.id``."""
+        return self.weights_dir / f"{key.id}.pt"
+
+    def has_weights(self, key: CacheKey) -> bool:
+        return self.weights_path(key).is_file()
+
+    def save_weights(self, key: CacheKey, state_dict: Mapping[str, Any]) -> Path:
+        """Write a model's ``state_dict`` as ``key``'s checkpoint, atomically; returns its path.
+
+        Tensors are stored on the CPU. The file is written under a temporary name in the same
+        directory, fsynced and moved into place with ``os.replace``: a reader (or a writer
+        killed midway) never sees a partial checkpoint. A later save of the same key replaces
+        the file (same key, same training, so the same weights on the same machine)."""
+        import torch  # here, not at the top: the cache itself does not need torch
+
+        state = {
+            k: v.detach().cpu().contiguous() if isinstance(v, torch.Tensor) else v
+            for k, v in state_dict.items()
+        }
+        path = self.weights_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with tmp.open("wb") as fh:
+                torch.save(state, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return path
+
+    def load_weights(self, key: CacheKey, map_location: Any = "cpu") -> dict[str, Any]:
+        """``key``'s kept ``state_dict``; FileNotFoundError naming the file when there is none."""
+        import torch
+
+        path = self.weights_path(key)
+        if not path.is_file():
+            cached = self.path.is_file() and key in self  # never creates the cache file
+            raise FileNotFoundError(
+                f"no kept weights for {key.arch!r} (seed {key.seed}, config {key.config_hash}): "
+                f"{path} does not exist; "
+                + (
+                    "the result is cached but was trained without keeping weights"
+                    if cached
+                    else "it was never trained with keep_weights=True"
+                )
+            )
+        return torch.load(path, map_location=map_location, weights_only=True)
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, CacheKey):
             return False
@@ -294,6 +358,20 @@ class ResultCache:
         writer.writeheader()
         writer.writerows(rows)
         return len(rows)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

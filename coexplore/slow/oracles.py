@@ -13,17 +13,21 @@ from __future__ import annotations
 import csv
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coexplore.config import ConfigError
 from coexplore.data import DataConfig, Dataset, load_dataset
 from coexplore.registry import Registry
 from coexplore.slow.cache import CacheKey, ResultCache
-from coexplore.slow.trainer import TrainConfig, TrainResult, train
+from coexplore.slow.trainer import TrainCallback, TrainConfig, TrainResult, train
 from coexplore.spaces.base import Architecture
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class OracleError(LookupError):
@@ -64,7 +68,15 @@ ORACLES: Registry[type[AccuracyOracle]] = Registry("accuracy oracle")
 
 @ORACLES.decorator("train")
 class TrainOracle(AccuracyOracle):
-    """Train on real data; results keyed by (architecture, data, fidelity, config, seed)."""
+    """Train on real data; results keyed by (architecture, data, fidelity, config, seed).
+
+    ``callbacks`` (:class:`TrainCallback`, in order) change the training, so their configs
+    enter the key's config hash; without them the key is what it always was.
+    ``keep_weights``: also keep each trained model's ``state_dict`` next to the cache, keyed
+    like its entry (:meth:`ResultCache.weights_path`); ``details["weights_path"]`` reports the
+    file (a cache hit loads nothing; None when the hit was trained without keeping weights),
+    and :meth:`load_weights` rebuilds the trained model.
+    """
 
     name = "train"
 
@@ -73,28 +85,56 @@ class TrainOracle(AccuracyOracle):
         data: DataConfig | str,
         config: TrainConfig | None = None,
         cache: ResultCache | str | Path | None = None,
+        callbacks: Sequence[TrainCallback] = (),
+        keep_weights: bool = False,
     ) -> None:
         self.data = data if isinstance(data, DataConfig) else DataConfig(data)
         self.config = config or TrainConfig()
         self.cache = ResultCache(cache) if isinstance(cache, str | Path) else cache
+        self.callbacks = tuple(callbacks)
+        self.keep_weights = bool(keep_weights)
+        if self.keep_weights and self.cache is None:
+            raise ConfigError(
+                "TrainOracle",
+                "keep_weights",
+                "False without a cache (weights live beside it)",
+                True,
+            )
+        self.config.hash(self.callbacks)  # a callback whose config is not JSON fails here
 
     @cached_property
     def dataset(self) -> Dataset:
         return load_dataset(self.data)
 
     def key(self, arch: Architecture, seed: int) -> CacheKey:
-        return CacheKey(arch.canonical, self.data.name, self.data.key(), self.config.hash(), seed)
+        return CacheKey(
+            arch.canonical, self.data.name, self.data.key(), self.config.hash(self.callbacks), seed
+        )
 
     def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
         start = time.perf_counter()
         key = self.key(arch, seed)
         stored = self.cache.get(key) if self.cache is not None else None
+        weights: Path | None = None
         if stored is not None:
             result, hit = TrainResult.from_dict(stored), True
+            if self.keep_weights and self.cache.has_weights(key):
+                weights = self.cache.weights_path(key)
         else:
-            result, hit = train(arch, self.dataset, self.config, seed), False
+            if self.keep_weights:
+                result, model = train(
+                    arch, self.dataset, self.config, seed, self.callbacks, return_model=True
+                )
+                # weights first: whoever sees the entry finds its checkpoint
+                weights = self.cache.save_weights(key, model.state_dict())
+            else:
+                result = train(arch, self.dataset, self.config, seed, self.callbacks)
+            hit = False
             if self.cache is not None:
                 self.cache.put(key, result.to_dict(), wall_s=result.wall_s)
+        details = result.to_dict()
+        if self.keep_weights:
+            details["weights_path"] = None if weights is None else str(weights)
         return Evaluation(
             arch=arch.canonical,
             seed=seed,
@@ -103,8 +143,18 @@ class TrainOracle(AccuracyOracle):
             diverged=result.diverged,
             cache_hit=hit,
             wall_s=time.perf_counter() - start,
-            details=result.to_dict(),
+            details=details,
         )
+
+    def load_weights(self, arch: Architecture, seed: int = 0, device: Any = "cpu") -> nn.Module:
+        """``arch``'s model with the weights kept for (arch, seed) under this oracle's key, in
+        eval mode; FileNotFoundError when none were kept."""
+        if self.cache is None:
+            raise ConfigError("TrainOracle", "cache", "a result cache to load weights from")
+        state = self.cache.load_weights(self.key(arch, seed), map_location=device)
+        model = arch.module(self.dataset.input_shape, self.dataset.num_classes)
+        model.load_state_dict(state)
+        return model.to(device).eval()
 
     def __getstate__(self) -> dict[str, Any]:  # workers load the dataset themselves
         state = self.__dict__.copy()

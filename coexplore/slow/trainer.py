@@ -5,15 +5,23 @@ already a tensor, so batches are index slices, not a DataLoader; losses are summ
 and read once per epoch; images and weights are kept channels_last, which oneDNN runs faster
 in fp32 and bf16 alike. A NaN or infinite loss ends training with ``diverged=True`` rather than
 an exception. Same architecture, data, config and seed → the same result on the same machine.
+
+Training procedures beyond plain cross-entropy (ADMM compression, a multi-task regulariser,
+pruning by projection) plug in as :class:`TrainCallback` objects: an extra loss term, a
+projection after each optimiser step, hooks at the start, after each epoch and at the end.
+Callbacks change what is trained, so their ``config()`` enters the cache key
+(:meth:`TrainConfig.hash`); without callbacks training and its hash are exactly as before.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 from torch import nn
@@ -65,10 +73,16 @@ class TrainConfig:
             if not ok:
                 raise ConfigError("TrainConfig", name, allowed, getattr(self, name))
 
-    def hash(self) -> str:
-        """Stable hash of the fields that change what training computes (not device/threads)."""
+    def hash(self, callbacks: Sequence[TrainCallback] = ()) -> str:
+        """Stable hash of what changes what training computes (not device/threads).
+
+        With ``callbacks`` their :func:`callback_configs` (class and ``config()``, in order)
+        enter the hash too; without, the hash is the plain config's, as it always was, so
+        caches written before callbacks existed stay valid."""
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "threads")}
-        return hash_config(d)[:16]
+        if not callbacks:
+            return hash_config(d)[:16]
+        return hash_config({"train": d, "callbacks": callback_configs(callbacks)})[:16]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "train config") -> TrainConfig:
@@ -81,9 +95,14 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
+    """What a training gave. With callbacks, ``extra`` holds ``callbacks`` (their classes and
+    configs), ``extra_loss_curve`` (mean extra loss per epoch, when one was added),
+    ``epoch_logs`` (what ``on_epoch_end`` returned), ``early_stop`` (``{"epochs", "reason"}``)
+    and whatever ``on_train_end`` put there; without callbacks it is empty."""
+
     val_acc: float
     test_acc: float
-    loss_curve: list[float]  # mean training loss per epoch
+    loss_curve: list[float]  # mean training cross-entropy per epoch (without extra losses)
     val_curve: list[float]  # validation accuracy after each epoch (if val_each_epoch)
     epochs: int  # epochs run (fewer than configured when training diverged)
     wall_s: float
@@ -100,6 +119,121 @@ class TrainResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainResult:
         return cls(**data)
+
+
+@dataclass
+class TrainContext:
+    """What a callback may read about the training under way (and how it asks to stop).
+
+    One object per training, handed to ``on_train_start`` and ``on_epoch_end``; the trainer
+    keeps ``epoch``, ``loss_curve`` and ``val_curve`` current. Not stored anywhere."""
+
+    arch: Architecture
+    dataset: Dataset
+    config: TrainConfig
+    seed: int
+    device: torch.device
+    precision: str  # what "auto" resolved to
+    optimizer: torch.optim.Optimizer
+    steps_per_epoch: int
+    epoch: int = 0  # the epoch under way (0-based)
+    loss_curve: list[float] = field(default_factory=list)  # as in TrainResult, so far
+    val_curve: list[float] = field(default_factory=list)  # filled if config.val_each_epoch
+    stop_reason: str | None = None  # set by request_stop
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """End training after the current epoch (its remaining callbacks still run)."""
+        self.stop_reason = str(reason)
+
+
+@dataclass
+class BatchContext:
+    """One training step's batch, as ``extra_loss`` sees it (inside autocast).
+
+    ``output`` is the model's output on ``x`` and ``loss`` the cross-entropy on it; both are
+    part of the autograd graph, so a regulariser on the output trains the model too."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    output: torch.Tensor
+    loss: torch.Tensor
+    epoch: int
+    step: int  # optimiser steps before this one, over the whole training
+
+
+class TrainCallback:
+    """A hook into :func:`train`, in the style of Keras, Lightning and SB3 callbacks.
+
+    Subclass and override what you need; every hook is a no-op by default. Several callbacks
+    compose in the order given: each hook is called on each callback in turn, and their extra
+    losses are summed. The hooks, in the order training calls them:
+
+    - ``on_train_start(model, context)``: once, after the model and optimiser exist (e.g.
+      ADMM's Z and U start from the initial weights);
+    - ``extra_loss(model, batch) -> Tensor | None``: each step, inside autocast; the returned
+      scalar is added to the cross-entropy before ``backward()`` (e.g. ADMM's
+      ρ/2‖W − Z + U‖², a task regulariser); None adds nothing;
+    - ``after_step(model, step)``: after each optimiser step, under ``torch.no_grad()``
+      (e.g. a projection onto a sparsity or quantisation constraint);
+    - ``on_epoch_end(model, epoch, context) -> JSON-able | None``: after each epoch's
+      training (and validation, with ``val_each_epoch``); a returned value is recorded in
+      ``TrainResult.extra["epoch_logs"]``; ``context.request_stop(reason)`` ends training
+      early (e.g. ADMM's Z/U updates every few epochs, early stopping). Not called for an
+      epoch whose loss diverged;
+    - ``on_train_end(model, result_extra)``: once, after the last epoch (also after
+      divergence or an early stop) and before the final validation and test accuracy, so a
+      final projection is what gets measured and kept; JSON-able values put into the dict
+      ``result_extra`` land in ``TrainResult.extra``.
+
+    A callback changes what is trained, so ``config()`` must describe every parameter that
+    changes the result: it enters the result cache's key (with the class's qualified name,
+    added by the trainer). Callbacks must be picklable (oracles travel to worker processes).
+    """
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able parameters that change the training (the class name is added for you)."""
+        return {}
+
+    def on_train_start(self, model: nn.Module, context: TrainContext) -> None:
+        """Once, before the first step."""
+
+    def extra_loss(self, model: nn.Module, batch: BatchContext) -> torch.Tensor | None:
+        """A scalar added to this step's loss, or None."""
+        return None
+
+    def after_step(self, model: nn.Module, step: int) -> None:
+        """After optimiser step ``step`` (0-based), under ``torch.no_grad()``."""
+
+    def on_epoch_end(self, model: nn.Module, epoch: int, context: TrainContext) -> Any:
+        """After epoch ``epoch`` (0-based); a JSON-able return value is recorded."""
+        return None
+
+    def on_train_end(self, model: nn.Module, result_extra: dict[str, Any]) -> None:
+        """Once, before the final accuracies; may add JSON-able entries to ``result_extra``."""
+
+
+def callback_name(callback: TrainCallback) -> str:
+    """The qualified class name (``module.Class``) that identifies a callback in keys."""
+    cls = type(callback)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def callback_configs(callbacks: Sequence[TrainCallback]) -> list[dict[str, Any]]:
+    """``[{"callback": qualified class name, "config": config()}, ...]`` in order, checked to be
+    JSON (a value that is not would otherwise enter the hash as its repr)."""
+    out = []
+    for cb in callbacks:
+        if not isinstance(cb, TrainCallback):
+            raise TypeError(f"a training callback must be a TrainCallback, got {cb!r}")
+        cfg = cb.config()
+        if not isinstance(cfg, Mapping):
+            raise TypeError(f"{callback_name(cb)}.config() must return a dict, got {cfg!r}")
+        try:
+            json.dumps(cfg, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{callback_name(cb)}.config() is not JSON-able: {exc}") from None
+        out.append({"callback": callback_name(cb), "config": dict(cfg)})
+    return out
 
 
 def resolve_device(config: TrainConfig) -> torch.device:
@@ -148,22 +282,63 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, aut
     return float(correct) / len(y)
 
 
+@overload
 def train(
-    arch: Architecture, dataset: Dataset, config: TrainConfig | None = None, seed: int = 0
-) -> TrainResult:
+    arch: Architecture,
+    dataset: Dataset,
+    config: TrainConfig | None = ...,
+    seed: int = ...,
+    callbacks: Sequence[TrainCallback] = ...,
+    return_model: Literal[False] = ...,
+) -> TrainResult: ...
+
+
+@overload
+def train(
+    arch: Architecture,
+    dataset: Dataset,
+    config: TrainConfig | None = ...,
+    seed: int = ...,
+    callbacks: Sequence[TrainCallback] = ...,
+    *,
+    return_model: Literal[True],
+) -> tuple[TrainResult, nn.Module]: ...
+
+
+def train(
+    arch: Architecture,
+    dataset: Dataset,
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    callbacks: Sequence[TrainCallback] = (),
+    return_model: bool = False,
+) -> TrainResult | tuple[TrainResult, nn.Module]:
     """Train ``arch`` on ``dataset``'s training split; validation and test accuracy at the end.
+
+    ``callbacks`` (see :class:`TrainCallback`) run in the order given; without any, training
+    is exactly the plain loop. ``return_model``: return ``(result, model)``, the trained model
+    as measured (on the training device, channels_last, in eval mode).
 
     The caller's global RNG states and thread count are left as they were (a search agent
     draws from them, and other trainings in the process must not inherit ``threads``)."""
+    callbacks = tuple(callbacks)
+    callback_configs(callbacks)  # fail on a bad callback before any training
     threads = torch.get_num_threads()
     try:
         with torch.random.fork_rng():
-            return _train(arch, dataset, config or TrainConfig(), seed)
+            result, model = _train(arch, dataset, config or TrainConfig(), seed, callbacks)
     finally:
         torch.set_num_threads(threads)
+    return (result, model) if return_model else result
 
 
-def _train(arch: Architecture, dataset: Dataset, config: TrainConfig, seed: int) -> TrainResult:
+def _train(
+    arch: Architecture,
+    dataset: Dataset,
+    config: TrainConfig,
+    seed: int,
+    callbacks: tuple[TrainCallback, ...],
+) -> tuple[TrainResult, nn.Module]:
     start = time.perf_counter()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -206,32 +381,103 @@ def _train(arch: Architecture, dataset: Dataset, config: TrainConfig, seed: int)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
 
-    losses, val_curve, diverged = [], [], False
-    for _ in range(config.epochs):
+    context = TrainContext(arch, dataset, config, seed, device, precision, opt, steps)
+    for cb in callbacks:
+        cb.on_train_start(model, context)
+    names = _unique_names(callbacks)
+    losses, val_curve, diverged = context.loss_curve, context.val_curve, False
+    extra_curve: list[float] = []  # mean extra loss per epoch (with callbacks)
+    extra_seen = False  # whether any callback ever returned an extra loss
+    epoch_logs: list[dict[str, Any]] = []
+    step = 0
+    for epoch in range(config.epochs):
+        context.epoch = epoch
         model.train()
         order = torch.randperm(n, generator=generator).to(device)
         total = torch.zeros((), device=device)
+        extra_total = torch.zeros((), device=device)
         for i in range(0, n, config.batch_size):
             idx = order[i : i + config.batch_size]
+            if not callbacks:  # the plain loop, untouched (bit-identical results)
+                with autocast():
+                    loss = loss_fn(model(x_train[idx]), y_train[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                scheduler.step()
+                total += loss.detach().float() * len(idx)
+                continue
             with autocast():
-                loss = loss_fn(model(x_train[idx]), y_train[idx])
+                xb, yb = x_train[idx], y_train[idx]
+                out = model(xb)
+                loss = loss_fn(out, yb)
+                batch = BatchContext(xb, yb, out, loss, epoch, step)
+                extras = []
+                for cb in callbacks:
+                    e = cb.extra_loss(model, batch)
+                    if e is not None:
+                        if not isinstance(e, torch.Tensor) or e.numel() != 1:
+                            raise ValueError(
+                                f"{callback_name(cb)}.extra_loss must return a scalar tensor "
+                                f"or None, got {type(e).__name__} {getattr(e, 'shape', '')}"
+                            )
+                        extras.append(e.float().reshape(()))
+                objective = loss
+                if extras:
+                    extra = extras[0] if len(extras) == 1 else torch.stack(extras).sum()
+                    objective = loss + extra
+                    extra_total += extra.detach() * len(idx)
+                    extra_seen = True
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             opt.step()
             scheduler.step()
+            with torch.no_grad():
+                for cb in callbacks:
+                    cb.after_step(model, step)
+            step += 1
             total += loss.detach().float() * len(idx)
         epoch_loss = float(total) / n
         losses.append(epoch_loss)
-        if not math.isfinite(epoch_loss):
+        if callbacks:
+            extra_curve.append(float(extra_total) / n)
+        if not math.isfinite(epoch_loss) or (callbacks and not math.isfinite(extra_curve[-1])):
             diverged = True
             break
         if config.val_each_epoch:
             val_curve.append(accuracy(model, x_val, y_val, 1024, autocast))
-    return TrainResult(
+        logs = {}
+        for cb, name in zip(callbacks, names, strict=True):
+            record = cb.on_epoch_end(model, epoch, context)
+            if record is not None:
+                logs[name] = record
+        if logs:
+            epoch_logs.append({"epoch": epoch, **logs})
+        if context.stop_reason is not None:
+            break
+
+    extra_out: dict[str, Any] = {}
+    if callbacks:
+        extra_out["callbacks"] = callback_configs(callbacks)
+        if extra_seen:
+            extra_out["extra_loss_curve"] = extra_curve
+        if epoch_logs:
+            extra_out["epoch_logs"] = epoch_logs
+        if context.stop_reason is not None:
+            extra_out["early_stop"] = {"epochs": len(losses), "reason": context.stop_reason}
+        for cb in callbacks:
+            cb.on_train_end(model, extra_out)
+        try:
+            json.dumps(extra_out)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"a callback left a value in TrainResult.extra that is not JSON-able: {exc}"
+            ) from None
+    result = TrainResult(
         val_acc=accuracy(model, x_val, y_val, 1024, autocast),
         test_acc=accuracy(model, x_test, y_test, 1024, autocast),
-        loss_curve=losses,
-        val_curve=val_curve,
+        loss_curve=list(losses),
+        val_curve=list(val_curve),
         epochs=len(losses),
         wall_s=time.perf_counter() - start,
         diverged=diverged,
@@ -239,4 +485,16 @@ def _train(arch: Architecture, dataset: Dataset, config: TrainConfig, seed: int)
         macs=macs,
         precision=precision,
         device=device.type,
+        extra=extra_out,
     )
+    return result, model
+
+
+def _unique_names(callbacks: Sequence[TrainCallback]) -> list[str]:
+    """Class names for epoch logs; a repeated class gets ``#2``, ``#3``, ..."""
+    names, seen = [], {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return names
