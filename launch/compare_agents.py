@@ -20,7 +20,7 @@ import statistics
 from pathlib import Path
 
 from coexplore.search.agents import AGENTS
-from coexplore.search.pareto import throughput_hypervolume
+from coexplore.search.pareto import hypervolume
 from coexplore.search.runlog import read_records, summarize
 from coexplore.search.runner import SearchConfig, ensure_run
 from coexplore.search.tracking import WandbConfig
@@ -36,7 +36,7 @@ def one_run(env: str, agent: str, seed: int, args: argparse.Namespace) -> dict:
         wandb=WandbConfig(mode=args.wandb_mode, group=args.wandb_group, tags=(agent, env)),
     )
     records = read_records(ensure_run(cfg, progress=not args.quiet))
-    return {**summarize(records), "hypervolume": throughput_hypervolume(records)}
+    return {**summarize(records), "hypervolume": hypervolume(records, "throughput_fps")}
 
 
 def mean_sd(values: list[float], fmt: str) -> str:
@@ -53,10 +53,10 @@ def row(env: str, agent: str, runs: list[dict]) -> dict:
         "agent": agent,
         "seeds": len(runs),
         "found": len(best),
-        "val_acc": [b["val_acc"] for b in best],
-        "test_acc": [b["test_acc"] for b in best],
-        "throughput_fps": [b["metrics"]["throughput_fps"] for b in best],
-        "energy_mj": [b["metrics"]["energy_mj"] for b in best],
+        "val_acc": [b.val_acc for b in best],
+        "test_acc": [b.test_acc for b in best],
+        "throughput_fps": [b.metrics.throughput_fps for b in best],
+        "energy_mj": [b.metrics.energy_j * 1e3 for b in best],
         "pruned_share": [r["pruned"] / r["episodes"] for r in runs],
         "trained": [r["trained"] for r in runs],
         "wall_s": [r["wall_s"] for r in runs],

@@ -39,10 +39,10 @@ def main() -> None:
         for t, g in grads:
             logits[t] += args.lr * (reward - baseline) * g
         if not info["pruned"] and (best is None or reward > best[0]):
-            best = (reward, info["arch"], info["parts"], info["val_acc"])
+            best = (reward, info["arch"], info["choice"], info["val_acc"])
         print(
             f"episode {episode:3d} reward {reward:+.3f} pruned {info['pruned']!s:5} "
-            f"{info['arch']} on {'+'.join(info['parts'])}"
+            f"{info['arch']} on {info['choice']}"
         )
     print("best:", best)
 

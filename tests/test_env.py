@@ -9,6 +9,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import coexplore  # noqa: F401  (registers the ids)
+from coexplore.core.record import CandidateRecord
+from coexplore.core.specs import Specs
 from coexplore.env import CoExploreEnv
 from coexplore.scenario import get_scenario
 
@@ -20,7 +22,7 @@ def quick(min_fps=3500.0, **train):
         s.slow_phase, train=dataclasses.replace(s.slow_phase.train, epochs=1, **train)
     )
     return dataclasses.replace(
-        s, slow_phase=slow, specs=dataclasses.replace(s.specs, min_throughput_fps=min_fps)
+        s, slow_phase=slow, specs=Specs.from_config({"throughput_fps": {"min": min_fps}})
     )
 
 
@@ -67,12 +69,16 @@ def test_candidate_record_and_reward(tmp_path):
         "fast_s",
         "slow_s",
         "cache_hit",
-        "parts",
+        "platform",
+        "choice",
+        "details",
         "hw_attempts",
-        "r_acc",
-        "r_hw",
+        "reward_terms",
+        "version",
     ):
         assert key in info
+    assert set(info["reward_terms"]) >= {"r_acc", "r_hw"}
+    assert CandidateRecord.from_json(info).to_json() == info  # the record, as JSON
     assert info["metrics"]["throughput_fps"] >= 1.0 and info["reward"] == reward
     assert env.scenario.space.parse(info["arch"]).canonical == info["arch"]
 
@@ -82,10 +88,15 @@ def test_impossible_spec_prunes_without_training():
     env.reset(seed=0)
     reward, info = rollout(env, np.random.default_rng(1))
     assert info["pruned"] and reward == env.scenario.reward.penalty
-    assert info["failed_specs"][0]["spec"] == "min_throughput_fps"
-    assert info["failed_specs"][0]["reason"] == "upper bound over the pool"
+    failure = info["failed_specs"][0]
+    assert (failure["kind"], failure["metric"], failure["bound"]) == (
+        "spec",
+        "throughput_fps",
+        "min",
+    )
+    assert failure["reason"] == "upper bound over the pool" and failure["miss_ratio"] > 0
     assert info["hw_attempts"] == 0  # no hardware design can reach it: none is tried
-    assert "val_acc" not in info and info["slow_s"] == 0.0
+    assert info["val_acc"] is None and info["slow_s"] == 0.0
 
 
 def test_throughput_bound_is_never_beaten():
@@ -99,7 +110,7 @@ def test_throughput_bound_is_never_beaten():
         arch = env.space.sample(rng, input_size=8)
         net = arch.network(env.input_shape, env.num_classes)
         tuner = StageTuner(net)
-        bound = throughput_upper_bound(tuner, env.pool)
+        bound = throughput_upper_bound(tuner, list(env.scenario.hardware.options.parts))
         for parts in (["XC7Z020"], ["XC7A50T", "XC7Z020"], ["XC7Z020", "XC7Z020"]):
             fps = tune_partition(net, parts, stage_tuner=tuner).metrics.throughput_fps
             assert fps <= bound * (1 + 1e-9)
@@ -194,14 +205,13 @@ def with_hardware(scenario, **changes):
 
 def test_fixed_hardware_keeps_the_reference_design():
     """Hardware-aware NAS: one design, tuned for the reference network, runs every candidate."""
-    from coexplore.platforms.fpga_pipeline.fast_phase import reference_design
-
     env = CoExploreEnv(with_hardware(quick(), mode="fixed", reference=REFERENCE))
     assert env.choices == env.sw_choices  # the agent picks the network only
     reference = env.space.parse(REFERENCE)
     _, info = env.evaluate(env.space.to_tokens(reference))
     assert not info["pruned"] and info["hw_attempts"] == 1
-    tuned = reference_design(reference.network(env.input_shape, env.num_classes), env.scenario)
+    network = reference.network(env.input_shape, env.num_classes)
+    tuned = env.evaluator.platform.reference(network, env.scenario.specs)
     assert info["hardware"] == tuned.hardware.to_dict()
     assert info["metrics"]["throughput_fps"] == pytest.approx(tuned.metrics.throughput_fps)
     # A heavier network on the same engines: slower, and its 7x7x64 kernels need more weight
@@ -209,7 +219,10 @@ def test_fixed_hardware_keeps_the_reference_design():
     heavy = env.space.parse("k7f64s1-k7f64s1-k7f64s2-k7f64s1-k7f64s2-k7f64s1|flatten")
     _, info = env.evaluate(env.space.to_tokens(heavy))
     assert info["pruned"] and info["hardware"] == tuned.hardware.to_dict()
-    assert {f["spec"] for f in info["failed_specs"]} & {"budget", "min_throughput_fps"}
+    assert {(f["kind"], f["metric"]) for f in info["failed_specs"]} & {
+        ("budget", None),
+        ("spec", "throughput_fps"),
+    }
 
 
 def test_fixed_mode_needs_a_reference():
@@ -230,12 +243,10 @@ def test_no_hardware_mode_rewards_accuracy_only():
 
 def test_without_pruning_a_candidate_missing_the_specs_is_trained():
     """Co-exploration without pruning: trained anyway, rewarded for the miss, not feasible."""
-    from coexplore.search.runlog import feasible
-
     s = quick(min_fps=30000.0)
     s = dataclasses.replace(s, fast_phase=dataclasses.replace(s.fast_phase, prune=False))
     env = CoExploreEnv(s)
     reward, info = rollout(env, np.random.default_rng(1))
-    assert not info["pruned"] and info["failed_specs"] and "val_acc" in info
-    assert info["r_acc"] == -1.0 and reward < 0  # the HotNAS form of a missed spec
-    assert not feasible({**info, "episode": 0, "wall_s": 0.0})
+    assert not info["pruned"] and info["failed_specs"] and info["val_acc"] is not None
+    assert info["reward_terms"]["r_acc"] == -1.0 and reward < 0  # HotNAS form of a missed spec
+    assert not CandidateRecord.from_json(info).feasible

@@ -32,14 +32,17 @@ def test_catalogue_scenarios_load():
     for name in files:
         s = get_scenario(name)
         assert s.gym_id == f"coexplore/{name}-v0" and s.description
-        assert set(s.hardware.parts) <= {"XC7Z020", "XC7A50T"}
-        assert s.specs.min_throughput_fps > 0
+        assert s.hardware.family == "fpga-pipeline"
+        assert set(s.hardware.options.parts) <= {"XC7Z020", "XC7A50T"}
+        assert s.specs.limit("throughput_fps") > 0
+        assert s.objectives == ("throughput_fps", "energy_j")
 
 
 def test_a_valid_file(tmp_path):
     s = load_scenario(write(tmp_path, BASE, "my-env.yaml"))
     assert s.name == "my-env" and s.space.depth == 4 and s.slow_phase.train.epochs == 2
-    assert s.fast_phase.hw_attempts == 10 and s.reward.penalty == -1.0
+    assert s.fast_phase.options.hw_attempts == 10 and s.reward.penalty == -1.0
+    assert s.reward.name == "hotnas" and s.fast_phase.prune
 
 
 def edit(path, value):
@@ -69,6 +72,14 @@ def edit(path, value):
         ("hardware.max_fpgas", 0, "hardware.max_fpgas", ">= 1"),
         ("hardware.speed", 1, "hardware.speed", "known fields"),
         ("specs.min_throughput_fps", -5, "specs.min_throughput_fps", "positive"),
+        ("specs.latency_s", {"below": 1}, "specs.latency_s", "max: LIMIT"),
+        ("specs.speed", {"max": 1}, "specs.speed", "a metric"),
+        ("specs.area_mm2", {"max": 1}, "specs", "this platform reports"),
+        ("hardware.family", "asic", "hardware.family", "fpga-pipeline"),
+        ("reward", {"name": "mnas", "form": "soft-ish"}, "reward.form", "hard"),
+        ("reward", {"name": "mnas", "metric": "energy_j"}, "reward.target", "spec on energy_j"),
+        ("objectives", ["accuracy"], "objectives", "a metric"),
+        ("fast_phase.prune", "yes", "fast_phase.prune", "true or false"),
         ("reward.alpha", 1.5, "reward.alpha", "[0, 1]"),
         ("fast_phase.tuner", "bayes", "fast_phase.tuner", "tpe"),
         ("fast_phase.hw_attempts", True, "fast_phase.hw_attempts", "an integer"),
@@ -129,6 +140,7 @@ def test_envs_command(capsys):
     assert main(["envs", "--json"]) == 0
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["envs"]}
     assert rows["coexplore/digits-fpga-v0"]["dataset"] == "digits"
-    assert rows["coexplore/mnist5k-fpga-v0"]["specs"]["min_throughput_fps"] > 0
+    assert rows["coexplore/mnist5k-fpga-v0"]["specs"]["throughput_fps"]["min"] > 0
+    assert rows["coexplore/mnist5k-fpga-v0"]["platform"] == "fpga-pipeline"
     assert main(["envs"]) == 0
     assert "coexplore/cifar10-fpga-v0" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from coexplore.cli.table import render
@@ -32,9 +33,11 @@ def cmd_envs(args: argparse.Namespace) -> int:
                 "file": str(path),
                 "dataset": s.data.name,
                 "space": s.space.name,
-                "parts": list(s.hardware.parts),
-                "max_fpgas": s.hardware.max_fpgas,
+                "platform": s.hardware.family,
+                "hardware": dataclasses.asdict(s.hardware.options),
                 "specs": s.specs.to_dict(),
+                "reward": s.reward.name,
+                "objectives": list(s.objectives),
             }
         )
     if args.json:
@@ -42,14 +45,19 @@ def cmd_envs(args: argparse.Namespace) -> int:
         return 0
     print(
         render(
-            ["id", "dataset", "space", "FPGA pool", "specs", "description"],
+            ["id", "dataset", "space", "platform", "specs", "reward", "description"],
             [
                 [
                     r["id"],
                     r["dataset"],
                     r["space"],
-                    f"{'/'.join(r['parts'])} (≤{r['max_fpgas']})",
-                    ", ".join(f"{k}={v:g}" for k, v in r["specs"].items()),
+                    r["platform"],
+                    ", ".join(
+                        f"{m} {b} {v:g}"
+                        for m, bound in r["specs"].items()
+                        for b, v in bound.items()
+                    ),
+                    r["reward"],
                     r["description"],
                 ]
                 for r in rows

@@ -9,11 +9,12 @@ from typing import Any
 
 from coexplore.cli.table import render
 from coexplore.config import ConfigError, load_mapping
+from coexplore.core.specs import Specs
+from coexplore.platforms.fpga_pipeline.fast_phase import metrics_from_pipeline
 from coexplore.platforms.fpga_pipeline.parts import PARTS, get_part
 from coexplore.platforms.fpga_pipeline.pipeline import (
     HardwareDesign,
     PipelineMetrics,
-    Specs,
     evaluate_pipeline,
 )
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
@@ -107,7 +108,13 @@ def _add_specs(p: argparse.ArgumentParser) -> None:
 
 
 def _specs(args: argparse.Namespace) -> Specs:
-    return Specs(args.min_fps, args.max_latency_ms, args.max_energy_mj, args.max_fpgas)
+    legacy = {
+        "min_throughput_fps": args.min_fps,
+        "max_latency_ms": args.max_latency_ms,
+        "max_energy_mj": args.max_energy_mj,
+        "max_fpgas": args.max_fpgas,
+    }
+    return Specs.from_config(legacy, "hw")
 
 
 def cmd_parts(args: argparse.Namespace) -> int:
@@ -219,7 +226,7 @@ def _report(
         "gop_per_image": network.ops / 1e9,
         **metrics.to_dict(),
         "specs": specs.to_dict(),
-        "spec_violations": specs.check(metrics),
+        "spec_violations": [f.to_dict() for f in specs.check(metrics_from_pipeline(metrics))],
         "hardware": hardware.to_dict(),
     }
 
@@ -314,7 +321,4 @@ def _emit(
     for v in metrics.violations:
         print(f"over budget: stage {v['stage']} {v['budget']} {v['used']} > {v['available']}")
     for v in report["spec_violations"]:
-        print(
-            f"spec failed: {v['spec']} limit {v['limit']:g}, reached {v['value']:.4g} "
-            f"({v['miss_ratio']:.1%} off)"
-        )
+        print(f"spec failed: {v['reason']} ({v['miss_ratio']:.1%} off)")

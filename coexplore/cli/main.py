@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from coexplore import __version__
-from coexplore.cli import cache, envs, hw, report, search, train
+from coexplore.cli import cache, envs, hw, platforms, report, search, train
 from coexplore.config import ConfigError
 from coexplore.platforms.fpga_pipeline.parts import register_part_file
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import NoFeasibleDesign
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     cache.add_parser(sub)
     envs.add_parser(sub)
+    platforms.add_parser(sub)
     search.add_parser(sub)
     report.add_parser(sub)
     return parser

@@ -15,9 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "report",
         help="write the report of a search run (Pareto plots, top candidates, README.md)",
         description="Read a search run directory (run.json + candidates.jsonl) and write "
-        "DIR/report/: Pareto fronts of validation accuracy vs throughput and vs energy per "
-        "image, the best accuracy so far, top.csv and a README.md summary. Runs on a finished "
-        "or an ongoing search.",
+        "DIR/report/: Pareto fronts of validation accuracy vs each objective of the scenario "
+        "(FPGA: throughput and energy per image), learning curves (best so far, hypervolume, "
+        "reward), top.csv and a README.md summary. Runs on a finished or an ongoing search.",
     )
     p.add_argument("run_dir", metavar="DIR", help="the run directory of a search")
     p.add_argument(
@@ -32,28 +32,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def best_line(best: dict[str, Any] | None) -> str:
-    """One line on the best design, or why there is none."""
+    """One line on the best design (a record's JSON), or why there is none."""
     if best is None:
         return "best: none (no candidate met the specs)"
-    m = best["metrics"]
+    from coexplore.core.metrics import format_metric
+    from coexplore.core.record import CandidateRecord
+    from coexplore.search.tracking import hardware_label
+
+    record = CandidateRecord.from_json(best)
+    shown = ("throughput_fps", "latency_s", "energy_j")
+    metrics = "  ".join(format_metric(m, record.metric(m)) for m in shown if record.metric(m))
     return (
-        f"best: episode {best['episode']}  {best['arch']}  on {'+'.join(best['parts'])}  "
-        f"val_acc {best['val_acc']:.4f}  {m['throughput_fps']:,.0f} fps  "
-        f"{m['latency_ms']:.4g} ms  {m['energy_mj']:.4g} mJ/image"
+        f"best: episode {record.episode}  {record.arch}  on {hardware_label(record)}  "
+        f"val_acc {record.val_acc:.4f}  {metrics}"
     )
 
 
 def design_lines(best: dict[str, Any] | None) -> list[str]:
-    """The best candidate's line, then one line per pipeline stage (part, layers, tiling)."""
+    """The best candidate's line, then the family's lines on its design (FPGA: one per stage)."""
     lines = [best_line(best)]
     if best is not None:
-        for i, st in enumerate(best["hardware"]["stages"]):
-            d = st["design"]
-            tiling = ",".join(str(d[k]) for k in ("tm", "tn", "tr", "tc"))
-            lines.append(
-                f"  stage {i}: {st['part']}  layers {st['layers'][0]}-{st['layers'][-1]}  "
-                f"<Tm,Tn,Tr,Tc> = <{tiling}>  ports Ib/Wb/Ob = {d['ib']}/{d['wb']}/{d['ob']}"
-            )
+        from coexplore.platforms import platform_class
+
+        lines += platform_class(best["platform"]).design_lines(best["hardware"])
     return lines
 
 

@@ -148,7 +148,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     print(counts_line(result.to_dict()) + f" in {result.wall_s:.0f} s")
-    print("\n".join(design_lines(result.best)))
+    print("\n".join(design_lines(result.to_dict()["best"])))
     if result.report is not None:
         print(f"report: {result.run_dir / 'report' / 'README.md'}")
     print(f"run: {result.run_dir}")

@@ -1,11 +1,9 @@
 """Scenarios: the declarative description of one co-exploration environment (``envs/*.yaml``)."""
 
 from coexplore.scenario.catalogue import envs_dirs, get_scenario, scenario_files, scenario_path
-from coexplore.scenario.reward import RewardTerms, hotnas_reward
 from coexplore.scenario.schema import (
     FastPhaseConfig,
-    HardwarePool,
-    RewardConfig,
+    HardwareConfig,
     Scenario,
     SlowPhaseConfig,
     apply_overrides,
@@ -15,15 +13,12 @@ from coexplore.scenario.schema import (
 
 __all__ = [
     "FastPhaseConfig",
-    "HardwarePool",
-    "RewardConfig",
-    "RewardTerms",
+    "HardwareConfig",
     "Scenario",
     "SlowPhaseConfig",
     "apply_overrides",
     "envs_dirs",
     "get_scenario",
-    "hotnas_reward",
     "load_scenario",
     "scenario_files",
     "scenario_from_dict",

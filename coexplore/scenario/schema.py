@@ -1,8 +1,9 @@
 """Scenarios: one declarative YAML file per environment of the catalogue (``envs/``).
 
 A scenario fixes everything a co-exploration run depends on: the dataset and its fidelity, the
-search space of child networks, the FPGA pool, the hardware specs, the reward, and the settings
-of the fast phase (design tuner) and the slow phase (accuracy oracle, training, executor). Each
+search space of child networks, the hardware (a platform family and its settings), the specs
+on its metrics, the reward, the objectives, and the settings of the fast phase (the family's
+tuner) and the slow phase (accuracy oracle, training, executor). Each
 section maps onto the configuration class that owns it (``DataConfig``, a search space,
 ``Specs``, ``TrainConfig``, …), so a value is validated where it is used; every error names the
 file, the field and what is allowed.
@@ -18,53 +19,55 @@ from typing import Any
 import yaml
 
 from coexplore.config import ConfigError, load_mapping, require_keys
+from coexplore.core.rewards import Reward, reward_from_config
+from coexplore.core.specs import Specs, check_metric_names
 from coexplore.data import DataConfig
-from coexplore.platforms.fpga_pipeline.parts import PARTS
-from coexplore.platforms.fpga_pipeline.pipeline import Specs
-from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
-from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET
-from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
+from coexplore.platforms import (
+    DEFAULT_PLATFORM,
+    PLATFORMS,
+    Platform,
+    load_platforms,
+    platform_class,
+)
 from coexplore.scenario.validate import build
 from coexplore.slow.executors import EXECUTORS
 from coexplore.slow.oracles import ORACLES
 from coexplore.slow.trainer import TrainConfig
 from coexplore.spaces import SPACES, SearchSpace
 
-SECTIONS = ("data", "space", "hardware", "specs", "reward", "fast_phase", "slow_phase", "agents")
+SECTIONS = (
+    "data",
+    "space",
+    "hardware",
+    "specs",
+    "reward",
+    "objectives",
+    "fast_phase",
+    "slow_phase",
+    "agents",
+)
 
 
 HARDWARE_MODES = ("explore", "fixed", "none")
 
 
 @dataclass(frozen=True)
-class HardwarePool:
-    """The FPGAs a candidate's pipeline may use: one part per stage, at most ``max_fpgas``.
+class HardwareConfig:
+    """``hardware:``: the platform ``family`` (default ``fpga-pipeline``), how hardware enters
+    the search, and the family's own settings (``options``, e.g. the FPGA pool).
 
-    ``mode`` says how hardware enters the search: ``explore`` (co-exploration: the agent picks
-    the parts, the fast phase tunes the design per candidate), ``fixed`` (hardware-aware NAS: one
-    design, the best the tuner finds for the ``reference`` network, is kept for every candidate)
-    or ``none`` (accuracy-only NAS: no hardware in the loop).
+    ``mode``: ``explore`` (co-exploration: the agent picks the hardware tokens, the fast phase
+    tunes a design per candidate), ``fixed`` (hardware-aware NAS: one design, the best the
+    family finds for the ``reference`` network, runs every candidate) or ``none``
+    (accuracy-only NAS: no hardware in the loop).
     """
 
-    parts: tuple[str, ...]
-    max_fpgas: int = 2
-    precision: str = "fixed16"
-    link_gbps: float | None = None
+    family: str = DEFAULT_PLATFORM
     mode: str = "explore"
     reference: str | None = None  # canonical architecture, for mode "fixed"
+    options: Any = None  # the family's config_class
 
     def __post_init__(self) -> None:
-        if not self.parts:
-            raise ConfigError("hardware", "parts", "a non-empty list of part names")
-        for name in self.parts:
-            if name not in PARTS:
-                raise ConfigError("hardware", "parts", f"known parts ({', '.join(PARTS)})", name)
-        if self.max_fpgas < 1:
-            raise ConfigError("hardware", "max_fpgas", "an integer >= 1", self.max_fpgas)
-        if self.precision not in PRECISIONS:
-            raise ConfigError("hardware", "precision", f"one of {list(PRECISIONS)}", self.precision)
-        if self.link_gbps is not None and self.link_gbps <= 0:
-            raise ConfigError("hardware", "link_gbps", "a positive number or null", self.link_gbps)
         if self.mode not in HARDWARE_MODES:
             raise ConfigError("hardware", "mode", f"one of {list(HARDWARE_MODES)}", self.mode)
         if self.mode == "fixed" and not self.reference:
@@ -74,47 +77,12 @@ class HardwarePool:
 
 
 @dataclass(frozen=True)
-class RewardConfig:
-    """HotNAS-style reward (DESIGN.md §5): R = α·r_acc + (1 − α)·r_hw.
-
-    ``r_acc = 2(acc − acc_min)/(acc_max − acc_min) − 1``; the hardware term compares the
-    pipeline period with the spec's target T and a best-case ``t_best_ms``. A candidate pruned
-    by the fast phase gets ``penalty`` without training.
-    """
-
-    alpha: float = 0.7
-    acc_min: float = 0.0
-    acc_max: float = 1.0
-    t_best_ms: float = 0.0
-    penalty: float = -1.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.alpha <= 1:
-            raise ConfigError("reward", "alpha", "a number in [0, 1]", self.alpha)
-        if not 0 <= self.acc_min < self.acc_max <= 1:
-            raise ConfigError(
-                "reward", "acc_min", "0 <= acc_min < acc_max <= 1", (self.acc_min, self.acc_max)
-            )
-        if self.t_best_ms < 0:
-            raise ConfigError("reward", "t_best_ms", "a number >= 0", self.t_best_ms)
-
-
-@dataclass(frozen=True)
 class FastPhaseConfig:
-    """Design tuning and pruning: tries ``hw_attempts`` hardware designs per network; with
-    ``prune: false`` a candidate that misses the specs is trained anyway (and rewarded as such)."""
+    """``fast_phase:``: with ``prune: false`` a candidate that misses the specs is trained anyway
+    (and rewarded as such); the other keys are the family's (``options``)."""
 
-    tuner: str = "exhaustive"
-    budget: int = DEFAULT_BUDGET
-    hw_attempts: int = 10
     prune: bool = True
-
-    def __post_init__(self) -> None:
-        if self.tuner not in TUNERS:
-            raise ConfigError("fast_phase", "tuner", f"one of {list(TUNERS)}", self.tuner)
-        for name in ("budget", "hw_attempts"):
-            if getattr(self, name) < 1:
-                raise ConfigError("fast_phase", name, "an integer >= 1", getattr(self, name))
+    options: Any = None  # the family's fast_config_class
 
 
 @dataclass(frozen=True)
@@ -125,6 +93,7 @@ class SlowPhaseConfig:
     table: str | None = None  # CSV for the table oracle
     executor: str = "sequential"
     workers: int | None = None
+    address: str | None = None  # a Ray cluster to join (executor ray)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -144,11 +113,12 @@ class Scenario:
     description: str
     data: DataConfig
     space: SearchSpace
-    hardware: HardwarePool
+    hardware: HardwareConfig
     specs: Specs
-    reward: RewardConfig
+    reward: Reward
     fast_phase: FastPhaseConfig
     slow_phase: SlowPhaseConfig
+    objectives: tuple[str, ...] = ()  # metrics of the Pareto fronts (accuracy × each)
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent → hyperparameters
     source: str = ""
 
@@ -156,13 +126,18 @@ class Scenario:
     def gym_id(self) -> str:
         return f"coexplore/{self.name}-v0"
 
+    def platform(self) -> Platform:
+        """The platform family configured by this scenario."""
+        cls = platform_class(self.hardware.family)
+        return cls(self.hardware.options, self.fast_phase.options)
+
 
 def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     require_keys(
         data,
         source,
         required={"description", "data", "space", "hardware", "specs"},
-        optional={"name", "reward", "fast_phase", "slow_phase", "agents"},
+        optional={"name", "reward", "objectives", "fast_phase", "slow_phase", "agents"},
     )
     name = str(data.get("name", Path(source).stem))
     if not isinstance(data["description"], str) or not data["description"].strip():
@@ -178,19 +153,60 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     space_options = {k: v for k, v in space_cfg.items() if k != "name"}
     slow = dict(data.get("slow_phase") or {})
     train = build(TrainConfig, slow.pop("train", {}), source, "slow_phase.train")
+    hardware = _hardware(data["hardware"], source)
+    family = platform_class(hardware.family)
+    fast = dict(data.get("fast_phase") or {})
+    prune = fast.pop("prune", True)
+    if not isinstance(prune, bool):
+        raise ConfigError(source, "fast_phase.prune", "true or false", prune)
+    fast_options = build(family.fast_config_class, fast, source, "fast_phase")
+    specs = Specs.from_config(data["specs"], source)
+    reward = reward_from_config(data.get("reward"), source)
+    objectives = tuple(data.get("objectives") or family.objectives)
+    check_metric_names(list(objectives), list(family.metrics), source, "objectives")
+    check_metric_names(specs.metrics, list(family.metrics), source, "specs")
+    if hardware.mode != "none":
+        metric = _in_file(source, reward.read_metric, specs)
+        check_metric_names([metric], list(family.metrics), source, "reward.metric")
+        _in_file(source, reward.target_of, metric, specs)
     return Scenario(
         name=name,
         description=data["description"].strip(),
         data=build(DataConfig, data["data"], source, "data"),
         space=build(SPACES.get(space_cfg["name"]), space_options, source, "space"),
-        hardware=build(HardwarePool, data["hardware"], source, "hardware"),
-        specs=build(Specs, data["specs"], source, "specs"),
-        reward=build(RewardConfig, data.get("reward") or {}, source, "reward"),
-        fast_phase=build(FastPhaseConfig, data.get("fast_phase") or {}, source, "fast_phase"),
+        hardware=hardware,
+        specs=specs,
+        reward=reward,
+        fast_phase=FastPhaseConfig(prune, fast_options),
         slow_phase=build(SlowPhaseConfig, slow, source, "slow_phase", train=train),
+        objectives=objectives,
         agents=_agent_params(data.get("agents") or {}, source),
         source=source,
     )
+
+
+def _in_file(source: str, fn, *args):
+    """``fn(*args)``; a ConfigError about a section (``reward``…) is re-raised against the file."""
+    try:
+        return fn(*args)
+    except ConfigError as err:
+        if err.source == source:
+            raise
+        raise ConfigError(source, f"{err.source}.{err.field}", err.allowed, err.got) from None
+
+
+def _hardware(data: Any, source: str) -> HardwareConfig:
+    """``hardware:``: the generic keys, then the family's own settings."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "hardware", "a mapping of field names to values", data)
+    data = dict(data)
+    family = data.pop("family", DEFAULT_PLATFORM)
+    load_platforms()
+    if family not in PLATFORMS:
+        raise ConfigError(source, "hardware.family", f"one of {list(PLATFORMS)}", family)
+    generic = {k: data.pop(k) for k in ("mode", "reference") if k in data}
+    options = build(PLATFORMS.get(family).config_class, data, source, "hardware")
+    return build(HardwareConfig, {"family": family, **generic}, source, "hardware", options=options)
 
 
 def _agent_params(data: Any, source: str) -> dict[str, dict[str, Any]]:

@@ -16,15 +16,14 @@ Five methods search the same scenario with equal budgets (candidates proposed) a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from coexplore.platforms.fpga_pipeline.fast_phase import run_fast_phase
+from coexplore.core.record import CandidateRecord
 from coexplore.scenario import Scenario
-from coexplore.search.pareto import throughput_hypervolume
-from coexplore.search.runlog import feasible
+from coexplore.search.pareto import hypervolume
 
 
 @dataclass(frozen=True)
@@ -54,103 +53,111 @@ def methods(reference: str, agent: str = "reinforce") -> dict[str, Method]:
     }
 
 
-def design_hardware(record: dict[str, Any], scenario: Scenario, input_shape, classes) -> dict:
+def design_hardware(
+    record: CandidateRecord, scenario: Scenario, input_shape, classes
+) -> CandidateRecord:
     """A trained network of an accuracy-only search, given hardware by the fast phase (the
     pool's pipelines, longest first): the record as co-exploration would have written it."""
-    arch = scenario.space.parse(record["arch"])
+    arch = scenario.space.parse(record.arch)
     network = arch.network(input_shape, classes)
-    hw = scenario.hardware
-    rng = np.random.default_rng([scenario.data.seed, *record["tokens"]])
-    fast = run_fast_phase(network, [hw.parts[0]] * hw.max_fpgas, scenario, rng)
-    return {
-        **record,
-        "parts": fast.parts,
-        "hw_attempts": fast.attempts,
-        "failed_specs": fast.failed_specs,
-        "fast_s": fast.wall_s,
-        "hardware": None if fast.result is None else fast.result.hardware.to_dict(),
-        "metrics": None if fast.metrics is None else fast.metrics.to_dict(),
-    }
+    pool = scenario.hardware.options
+    rng = np.random.default_rng([scenario.data.seed, *record.tokens])
+    fast = scenario.platform().evaluate(
+        network, [pool.parts[0]] * pool.max_fpgas, scenario.specs, rng
+    )
+    return replace(
+        record,
+        hw_attempts=fast.attempts,
+        failed_specs=fast.failed_specs,
+        fast_s=fast.wall_s,
+        hardware=fast.hardware,
+        metrics=fast.metrics,
+        details=fast.details,
+    )
 
 
-def design_in_order(records: list[dict[str, Any]], designed: list[dict[str, Any]]) -> dict:
+def design_in_order(records: list[CandidateRecord], designed: list[CandidateRecord]) -> dict:
     """The sequential flow's second step: the trained networks in order of validation accuracy
     are given hardware until one meets the specs. ``designed[i]`` is ``records[i]`` with its
     hardware (:func:`design_hardware`). Returns the chosen record (or None), how many designs
     were made and their fast-phase time."""
     order = sorted(
-        (i for i, r in enumerate(records) if r.get("val_acc") is not None and not r["diverged"]),
-        key=lambda i: (-records[i]["val_acc"], i),
+        (i for i, r in enumerate(records) if r.val_acc is not None and not r.diverged),
+        key=lambda i: (-records[i].val_acc, i),
     )
     spent = 0.0
     for n, i in enumerate(order, 1):
-        spent += designed[i]["fast_s"]
-        if feasible(designed[i]):
+        spent += designed[i].fast_s
+        if designed[i].feasible:
             return {"best": designed[i], "designs": n, "design_s": spent}
     return {"best": None, "designs": len(order), "design_s": spent}
 
 
-def trained(records: list[dict[str, Any]]) -> list[bool]:
+def trained(records: list[CandidateRecord]) -> list[bool]:
     """Which candidates cost a training: not pruned, not a repeat of an earlier proposal
     (answered from the env's records) and not a result-cache hit."""
     seen: set[tuple[int, ...]] = set()
     flags = []
     for r in records:
-        key = tuple(r["tokens"])
-        flags.append(not r["pruned"] and key not in seen and not r.get("cache_hit"))
+        key = tuple(r.tokens)
+        flags.append(not r.pruned and key not in seen and not r.cache_hit)
         seen.add(key)
     return flags
 
 
-def reached(records: list[dict[str, Any]], target: float) -> dict[str, Any] | None:
+def reached(records: list[CandidateRecord], target: float) -> dict[str, Any] | None:
     """Trainings and wall time until the first candidate within specs with val acc ≥ target."""
     trainings = 0
     for r, cost in zip(records, trained(records), strict=True):
         trainings += cost
-        if feasible(r) and r["val_acc"] >= target:
-            return {"trainings": trainings, "wall_s": r["wall_s"], "episode": r["episode"]}
+        if r.feasible and r.val_acc >= target:
+            return {"trainings": trainings, "wall_s": r.wall_s, "episode": r.episode}
     return None
 
 
-def at_accuracy(records: list[dict[str, Any]], target: float) -> dict[str, float | None]:
+def gops_per_w(record: CandidateRecord) -> float | None:
+    """The FPGA pipeline's energy efficiency (the paper's measure), from its full report."""
+    return ((record.details or {}).get("pipeline") or {}).get("gops_per_w")
+
+
+def at_accuracy(records: list[CandidateRecord], target: float) -> dict[str, float | None]:
     """The best hardware among designs within specs whose network reaches ``target`` accuracy:
     the paper's "same accuracy, higher throughput / energy efficiency" comparison."""
-    ok = [r["metrics"] for r in records if feasible(r) and r["val_acc"] >= target]
+    ok = [r for r in records if r.feasible and r.val_acc >= target]
     return {
-        "fps_at_target": max((m["throughput_fps"] for m in ok), default=None),
-        "gops_per_w_at_target": max((m["gops_per_w"] for m in ok), default=None),
+        "fps_at_target": max((r.metrics.throughput_fps for r in ok), default=None),
+        "gops_per_w_at_target": max((gops_per_w(r) for r in ok), default=None),
     }
 
 
-def measure(records: list[dict[str, Any]], best: dict[str, Any] | None) -> dict[str, Any]:
+def measure(records: list[CandidateRecord], best: CandidateRecord | None) -> dict[str, Any]:
     """The comparison's figures of one run (``records`` with hardware, as designed)."""
-    m = None if best is None else best["metrics"]
     return {
         "candidates": len(records),
         "trainings": sum(trained(records)),
-        "pruned": sum(bool(r["pruned"]) for r in records),
-        "wall_s": max((r["wall_s"] for r in records), default=0.0),
-        "best_val_acc": None if best is None else best["val_acc"],
-        "best_test_acc": None if best is None else best["test_acc"],
-        "best_arch": None if best is None else best["arch"],
-        "best_parts": None if best is None else best["parts"],
-        "throughput_fps": None if m is None else m["throughput_fps"],
-        "gops_per_w": None if m is None else m["gops_per_w"],
-        "energy_mj": None if m is None else m["energy_mj"],
-        "hypervolume": throughput_hypervolume(records),
+        "pruned": sum(r.pruned for r in records),
+        "wall_s": max((r.wall_s for r in records), default=0.0),
+        "best_val_acc": None if best is None else best.val_acc,
+        "best_test_acc": None if best is None else best.test_acc,
+        "best_arch": None if best is None else best.arch,
+        "best_parts": None if best is None else best.details["parts"],
+        "throughput_fps": None if best is None else best.metrics.throughput_fps,
+        "gops_per_w": None if best is None else gops_per_w(best),
+        "energy_mj": None if best is None else best.metrics.energy_j * 1e3,
+        "hypervolume": hypervolume(records, "throughput_fps"),
     }
 
 
-def best_so_far(records: list[dict[str, Any]]) -> list[tuple[int, float, float]]:
+def best_so_far(records: list[CandidateRecord]) -> list[tuple[int, float, float]]:
     """(trainings, wall_s, best val acc within specs) after each training."""
     out, trainings, best = [], 0, float("nan")
     for r, cost in zip(records, trained(records), strict=True):
         if not cost:
             continue
         trainings += 1
-        if feasible(r) and (np.isnan(best) or r["val_acc"] > best):
-            best = r["val_acc"]
-        out.append((trainings, r["wall_s"], best))
+        if r.feasible and (np.isnan(best) or r.val_acc > best):
+            best = r.val_acc
+        out.append((trainings, r.wall_s, best))
     return out
 
 
@@ -160,6 +167,7 @@ __all__ = [
     "best_so_far",
     "design_hardware",
     "design_in_order",
+    "gops_per_w",
     "measure",
     "methods",
     "reached",

@@ -1,29 +1,19 @@
-"""Pareto fronts of two objectives: the front, its hypervolume, and the accuracy/hardware fronts
-of a search run (shared by ``coexplore report`` and the W&B tracker)."""
+"""Pareto fronts of two objectives: the front, its hypervolume, and the accuracy × metric fronts
+of a search run (shared by ``coexplore report`` and the W&B tracker). An objective is a metric
+name (:data:`~coexplore.core.metrics.METRIC_INFO` says its unit and direction); the scenario's
+``objectives`` list which ones a search reports."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from coexplore.search.runlog import best_candidate, feasible
+from coexplore.core.metrics import METRIC_INFO, axis_label, display_value
+from coexplore.core.record import CandidateRecord
+from coexplore.search.runlog import best_candidate
 
 Point = tuple[float, float]
-
-
-class Objective(NamedTuple):
-    """A hardware objective plotted against validation accuracy."""
-
-    label: str  # axis label, with units
-    key: str  # key in a record's ``metrics``
-    maximize: bool
-
-
-OBJECTIVES: dict[str, Objective] = {
-    "throughput": Objective("throughput (frames/s)", "throughput_fps", True),
-    "energy": Objective("energy per image (mJ)", "energy_mj", False),
-}
 
 
 def _as_maximized(points: Sequence[Point], maximize: tuple[bool, bool]) -> list[Point]:
@@ -67,25 +57,40 @@ def hypervolume_2d(
     return area
 
 
-def objective_points(records: Sequence[dict[str, Any]], objective: str) -> list[Point]:
+def objective_points(records: Sequence[CandidateRecord], objective: str) -> list[Point]:
     """``(objective value, val_acc)`` of each record."""
-    key = OBJECTIVES[objective].key
-    return [(r["metrics"][key], r["val_acc"]) for r in records]
+    return [(r.metric(objective), r.val_acc) for r in records]
 
 
-def throughput_hypervolume(records: Sequence[dict[str, Any]]) -> float:
-    """Area under the accuracy × throughput front of the feasible records, from (0, 0): one
-    number that grows with both better networks and faster designs (issue 5's measure)."""
-    return hypervolume_2d(
-        objective_points([r for r in records if feasible(r)], "throughput"), (0, 0)
-    )
+def _scored(records: Sequence[CandidateRecord], objective: str) -> list[CandidateRecord]:
+    return [r for r in records if r.feasible and r.metric(objective) is not None]
 
 
-def front_records(records: Sequence[dict[str, Any]], objective: str) -> list[dict[str, Any]]:
-    """The feasible records on the front of validation accuracy (maximised) against an
-    objective of :data:`OBJECTIVES`, by increasing objective value."""
-    ok = [r for r in records if feasible(r)]
-    maximize = (OBJECTIVES[objective].maximize, True)
+def hv_reference(objective: str, specs: Any = None) -> float | None:
+    """Where the hypervolume of accuracy × ``objective`` is measured from: 0 for a metric that
+    is maximised, the spec's limit for one that is minimised (None: no hypervolume)."""
+    if METRIC_INFO[objective].maximize:
+        return 0.0
+    return None if specs is None else specs.limit(objective)
+
+
+def hypervolume(
+    records: Sequence[CandidateRecord], objective: str, reference: float | None = 0.0
+) -> float | None:
+    """Area dominated by the feasible records in (objective, val_acc) from (reference, 0): one
+    number that grows with both better networks and better hardware."""
+    if reference is None:
+        return None
+    maximize = (METRIC_INFO[objective].maximize, True)
+    points = objective_points(_scored(records, objective), objective)
+    return hypervolume_2d(points, (reference, 0.0), maximize)
+
+
+def front_records(records: Sequence[CandidateRecord], objective: str) -> list[CandidateRecord]:
+    """The feasible records on the front of validation accuracy (maximised) against
+    ``objective``, by increasing objective value."""
+    ok = _scored(records, objective)
+    maximize = (METRIC_INFO[objective].maximize, True)
     return [ok[i] for i in pareto_front(objective_points(ok, objective), maximize)]
 
 
@@ -108,31 +113,42 @@ def save_figure(fig: Any, path: str | Path) -> Path:
 
 
 def plot_front(
-    records: Sequence[dict[str, Any]],
+    records: Sequence[CandidateRecord],
     objective: str,
     path: str | Path,
     title: str | None = None,
 ) -> Path:
-    """Write a PNG of validation accuracy against an objective: every feasible candidate in
-    grey (pruned ones have no accuracy), the front as a step line, the best candidate
-    highlighted. Returns the path."""
-    obj = OBJECTIVES[objective]
-    ok = [r for r in records if feasible(r)]
+    """Write a PNG of validation accuracy against an objective (in its display unit): every
+    feasible candidate in grey (pruned ones have no accuracy), the front as a step line, the
+    best candidate highlighted. Returns the path."""
+    maximize = METRIC_INFO[objective].maximize
+    ok = _scored(records, objective)
     fig, ax = new_figure()
     if ok:
-        xs, ys = zip(*objective_points(ok, objective), strict=True)
-        ax.scatter(xs, ys, s=14, color="0.65", label="feasible candidates")
-        fx, fy = zip(*objective_points(front_records(ok, objective), objective), strict=True)
+        ax.scatter(
+            [display_value(objective, r.metric(objective)) for r in ok],
+            [r.val_acc for r in ok],
+            s=14,
+            color="0.65",
+            label="feasible candidates",
+        )
+        front = front_records(ok, objective)
         # Between two front points the better accuracy holds on the side of the worse objective.
-        ax.step(fx, fy, where="pre" if obj.maximize else "post", marker="o", label="Pareto front")
-        ((bx, by),) = objective_points([best_candidate(ok)], objective)
-        ax.scatter([bx], [by], s=160, marker="*", color="tab:red", zorder=3, label="best")
+        ax.step(
+            [display_value(objective, r.metric(objective)) for r in front],
+            [r.val_acc for r in front],
+            where="pre" if maximize else "post",
+            marker="o",
+            label="Pareto front",
+        )
+        best = best_candidate(ok, objective)
+        bx = display_value(objective, best.metric(objective))
+        ax.scatter([bx], [best.val_acc], s=160, marker="*", color="tab:red", zorder=3, label="best")
         ax.legend(loc="best")
     else:
         ax.text(0.5, 0.5, "no feasible candidates", ha="center", transform=ax.transAxes)
-    better = "higher" if obj.maximize else "lower"
-    ax.set_xlabel(f"{obj.label}, {better} is better")
+    ax.set_xlabel(f"{axis_label(objective)}, {'higher' if maximize else 'lower'} is better")
     ax.set_ylabel("validation accuracy")
-    ax.set_title(title or f"validation accuracy vs {objective}")
+    ax.set_title(title or f"validation accuracy vs {METRIC_INFO[objective].label}")
     ax.grid(alpha=0.3)
     return save_figure(fig, path)

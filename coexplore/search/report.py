@@ -1,28 +1,36 @@
-"""The report of a search run: Pareto plots, best-so-far curves, the top candidates and a
-markdown summary, written to ``RUN_DIR/report/`` (see :mod:`coexplore.search.runlog`)."""
+"""The report of a search run: Pareto plots per objective, learning curves, the top candidates
+and a markdown summary, written to ``RUN_DIR/report/`` (see :mod:`coexplore.search.runlog`).
+
+The objectives are the scenario's (``objectives:``, else its platform family's defaults), so a
+report of an FPGA run shows accuracy × throughput and × energy, another family's its own.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from coexplore.core.metrics import METRIC_INFO, axis_label, display_value
+from coexplore.core.record import CandidateRecord
+from coexplore.core.tables import md_table
 from coexplore.search.pareto import (
-    OBJECTIVES,
     front_records,
+    hv_reference,
+    hypervolume,
     new_figure,
     plot_front,
     save_figure,
-    throughput_hypervolume,
 )
-from coexplore.search.runlog import feasible, read_records, read_run, summarize
+from coexplore.search.runlog import read_records, read_run, run_scenario, summarize
+from coexplore.search.tracking import hardware_label
 
 REPORT_DIR = "report"
-ROW_METRICS = ("throughput_fps", "latency_ms", "energy_mj", "gops_per_w")
-COLUMNS = ("episode", "arch", "parts", "val_acc", "test_acc", *ROW_METRICS, "reward")
+REWARD_WINDOW = 20  # episodes of the reward's moving average
 RUN_KEYS = (
     "scenario",
     "gym_id",
@@ -36,36 +44,114 @@ RUN_KEYS = (
     "created",
     "scenario_source",
 )
-DESIGN_KEYS = ("tm", "tn", "tr", "tc", "ib", "wb", "ob")
 
 
-def candidate_row(record: dict[str, Any]) -> dict[str, Any]:
-    """The columns of ``top.csv`` for one candidate (parts joined by ``+``)."""
-    metrics = record.get("metrics") or {}
-    row = {**record, **{k: metrics.get(k) for k in ROW_METRICS}}
-    row["parts"] = "+".join(record.get("parts") or [])
-    return {k: row.get(k) for k in COLUMNS}
+def columns(objectives: Sequence[str]) -> tuple[str, ...]:
+    return ("episode", "arch", "hardware", "val_acc", "test_acc", *objectives, "reward")
 
 
-def top_records(records: Sequence[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    """The ``k`` feasible candidates of highest validation accuracy (ties: higher throughput,
-    then the earlier episode)."""
-    ok = [r for r in records if feasible(r)]
-    ok.sort(key=lambda r: (-r["val_acc"], -r["metrics"]["throughput_fps"], r["episode"]))
-    return ok[:k]
+def candidate_row(record: CandidateRecord, objectives: Sequence[str]) -> dict[str, Any]:
+    """The columns of ``top.csv`` for one candidate (metrics in SI units)."""
+    row = {
+        "episode": record.episode,
+        "arch": record.arch,
+        "hardware": hardware_label(record),
+        "val_acc": record.val_acc,
+        "test_acc": record.test_acc,
+        "reward": record.reward,
+    }
+    row.update({m: record.metric(m) for m in objectives})
+    return {k: row[k] for k in columns(objectives)}
 
 
-def plot_best_so_far(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+def top_records(
+    records: Sequence[CandidateRecord], k: int, objective: str | None = None
+) -> list[CandidateRecord]:
+    """The ``k`` feasible candidates of highest validation accuracy (ties: the better
+    ``objective``, then the earlier episode)."""
+    ok = [r for r in records if r.feasible]
+
+    def key(r: CandidateRecord):
+        value = r.metric(objective) if objective else None
+        sign = -1.0 if objective and METRIC_INFO[objective].maximize else 1.0
+        return (-r.val_acc, np.inf if value is None else sign * value, r.episode)
+
+    return sorted(ok, key=key)[:k]
+
+
+def learning_curves(
+    records: Sequence[CandidateRecord], objectives: Sequence[str], specs: Any = None
+) -> dict[str, list]:
+    """Per episode: best feasible accuracy so far, best value so far of each objective, the
+    hypervolume of accuracy × each objective so far, the reward and its moving average."""
+    curves: dict[str, list] = {"episode": [r.episode for r in records]}
+    acc = [r.val_acc if r.feasible else -np.inf for r in records]
+    curves["best_val_acc"] = [None if a == -np.inf else a for a in accumulate(acc, max)]
+    for m in objectives:
+        maximize = METRIC_INFO[m].maximize
+        sign = 1.0 if maximize else -1.0
+        values = [
+            sign * r.metric(m) if r.feasible and r.metric(m) is not None else -np.inf
+            for r in records
+        ]
+        curves[f"best_{m}"] = [None if v == -np.inf else sign * v for v in accumulate(values, max)]
+        reference = hv_reference(m, specs)
+        curves[f"hypervolume_{m}"] = [
+            hypervolume(records[: i + 1], m, reference) for i in range(len(records))
+        ]
+    rewards = np.array([r.reward for r in records], dtype=float)
+    curves["reward"] = rewards.tolist()
+    cumulative = np.concatenate([[0.0], np.cumsum(rewards)])
+    starts = np.maximum(np.arange(len(rewards)) + 1 - REWARD_WINDOW, 0)
+    ends = np.arange(len(rewards)) + 1
+    curves["reward_avg"] = ((cumulative[ends] - cumulative[starts]) / (ends - starts)).tolist()
+    return curves
+
+
+def plot_learning(curves: dict[str, list], objectives: Sequence[str], path: str | Path) -> Path:
+    """What the search learned, against the episode: best-so-far accuracy and objectives,
+    hypervolume, and the controller's reward with its moving average."""
+    panels = 2 + len(objectives)
+    fig, axes = new_figure(ncols=panels, width=4.2 * panels, height=3.8)
+    x = curves["episode"]
+
+    def step(ax, ys, label, color="tab:blue"):
+        pts = [(a, b) for a, b in zip(x, ys, strict=True) if b is not None]
+        if pts:
+            ax.step(*zip(*pts, strict=True), where="post", color=color, label=label)
+
+    step(axes[0], curves["best_val_acc"], "best so far")
+    axes[0].set_ylabel("validation accuracy (feasible)")
+    for ax, m in zip(axes[1 : 1 + len(objectives)], objectives, strict=True):
+        step(ax, [display_value(m, v) for v in curves[f"best_{m}"]], "best so far")
+        ax.set_ylabel(axis_label(m))
+        hv = curves[f"hypervolume_{m}"]
+        if any(v for v in hv if v is not None):
+            twin = ax.twinx()
+            step(twin, hv, "hypervolume", color="tab:orange")
+            twin.set_ylabel(f"hypervolume (acc × {m})", color="tab:orange")
+    ax = axes[-1]
+    ax.scatter(x, curves["reward"], s=8, color="0.7", label="reward")
+    ax.plot(x, curves["reward_avg"], color="tab:green", label=f"mean of last {REWARD_WINDOW}")
+    ax.set_ylabel("reward")
+    ax.legend(loc="lower right")
+    for ax in axes:
+        ax.set_xlabel("episode")
+        ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+def plot_best_so_far(records: Sequence[CandidateRecord], path: str | Path) -> Path:
     """Write a PNG of the best feasible validation accuracy so far, against the episode and
     against search time."""
-    ok = [r for r in records if feasible(r)]
+    ok = [r for r in records if r.feasible]
     fig, axes = new_figure(ncols=2, width=10.0, height=4.0)
     for ax, key, label in zip(
         axes, ("episode", "wall_s"), ("episode", "search time (s)"), strict=True
     ):
         if ok:
-            xs = [r[key] for r in ok]
-            ys = [r["val_acc"] for r in ok]
+            xs = [getattr(r, key) for r in ok]
+            ys = [r.val_acc for r in ok]
             ax.scatter(xs, ys, s=12, color="0.65", label="feasible candidate")
             ax.step(
                 xs, list(accumulate(ys, max)), where="post", color="tab:blue", label="best so far"
@@ -79,83 +165,48 @@ def plot_best_so_far(records: Sequence[dict[str, Any]], path: str | Path) -> Pat
     return save_figure(fig, path)
 
 
-def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+def write_csv(rows: Sequence[dict[str, Any]], objectives: Sequence[str], path: Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns(objectives))
         writer.writeheader()
         writer.writerows(rows)
     return path
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    if isinstance(value, dict | list):
-        return f"`{json.dumps(value)}`" if value else "–"
-    return "–" if value is None else str(value).replace("|", "\\|")
-
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A markdown table; floats to 4 significant digits, lists and dicts as inline JSON."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _rows_table(rows: Sequence[dict[str, Any]]) -> str:
-    return md_table(COLUMNS, [list(r.values()) for r in rows])
-
-
-def _layers(layers: Sequence[int]) -> str:
-    if layers and list(layers) == list(range(layers[0], layers[-1] + 1)):
-        return f"{layers[0]}–{layers[-1]}" if len(layers) > 1 else str(layers[0])
-    return ", ".join(map(str, layers))
-
-
-def _stages_table(record: dict[str, Any]) -> str:
-    stages = (record.get("hardware") or {}).get("stages", [])
-    measured = (record.get("metrics") or {}).get("stages", [{}] * len(stages))
-    headers = ["stage", "part", "layers", *DESIGN_KEYS, "cycles", "DSP util", "BRAM util"]
-    rows = [
-        [
-            i,
-            s["part"],
-            _layers(s["layers"]),
-            *(s["design"].get(k) for k in DESIGN_KEYS),
-            m.get("cycles"),
-            m.get("dsp_util"),
-            m.get("bram_util"),
-        ]
-        for i, (s, m) in enumerate(zip(stages, measured, strict=False))
+def _rows_table(rows: Sequence[dict[str, Any]], objectives: Sequence[str]) -> str:
+    headers = [axis_label(c) if c in METRIC_INFO else c for c in columns(objectives)]
+    shown = [
+        [display_value(k, v) if k in METRIC_INFO else v for k, v in row.items()] for row in rows
     ]
-    return md_table(headers, rows)
+    return md_table(headers, shown)
 
 
-def _best_section(best: dict[str, Any] | None) -> list[str]:
+def _best_section(best: CandidateRecord | None) -> list[str]:
     if best is None:
         return ["## Best design", "", "No candidate met the specs: there is no best design."]
-    metrics = {k: v for k, v in (best.get("metrics") or {}).items() if k != "stages"}
+    from coexplore.platforms import platform_class
+
+    family = platform_class(best.platform)
     facts = [
-        ("architecture", f"`{best['arch']}`"),
-        ("episode", best.get("episode")),
-        ("FPGAs", " + ".join(best.get("parts") or [])),
-        ("precision", (best.get("hardware") or {}).get("precision")),
-        ("validation accuracy", best["val_acc"]),
-        ("test accuracy", best.get("test_acc")),
-        ("reward", best.get("reward")),
+        ("architecture", f"`{best.arch}`"),
+        ("episode", best.episode),
+        ("platform", best.platform),
+        ("hardware", hardware_label(best)),
+        ("validation accuracy", best.val_acc),
+        ("test accuracy", best.test_acc),
+        ("reward", best.reward),
     ]
+    metrics = [(axis_label(k), display_value(k, v)) for k, v in (best.metrics.to_dict().items())]
     return [
         "## Best design",
         "",
         md_table(["", ""], facts),
         "",
-        "Pipeline stages (tiling `tm, tn, tr, tc`; buffers `ib, wb, ob`):",
-        "",
-        _stages_table(best),
+        family.design_markdown(best.hardware, best.details),
         "",
         "Metrics:",
         "",
-        md_table(["metric", "value"], list(metrics.items())),
+        md_table(["metric", "value"], metrics),
     ]
 
 
@@ -167,6 +218,7 @@ def _run_value(value: Any) -> Any:
 
 def render_readme(run: dict[str, Any], summary: dict[str, Any]) -> str:
     """The markdown summary of a run: config, counts, best design, tables and plots."""
+    objectives = summary["objectives"]
     n = summary["episodes"]
     share = f"{summary['pruned'] / n:.0%}" if n else "–"
     count_rows = [
@@ -177,6 +229,7 @@ def render_readme(run: dict[str, Any], summary: dict[str, Any]) -> str:
         ("cache hits", summary["cache_hits"]),
         ("feasible (met the specs, trained)", summary["feasible"]),
     ]
+    best = summary["best"]
     lines = [
         f"# Search report: {_run_value(run.get('scenario', '?'))}",
         "",
@@ -188,27 +241,35 @@ def render_readme(run: dict[str, Any], summary: dict[str, Any]) -> str:
         "",
         md_table(["", ""], count_rows),
         "",
-        *_best_section(summary["best"]),
+        *_best_section(None if best is None else CandidateRecord.from_json(best)),
+        "",
+        "## What the search learned",
+        "",
+        "Best-so-far accuracy and objectives, their hypervolume, and the controller's reward "
+        f"(mean of the last {REWARD_WINDOW} episodes), against the episode:",
+        "",
+        "![learning curves](learning.png)",
         "",
         f"## Top {len(summary['top'])} by validation accuracy",
         "",
-        _rows_table(summary["top"]) if summary["top"] else "No feasible candidates.",
+        _rows_table(summary["top"], objectives) if summary["top"] else "No feasible candidates.",
         "",
         "![best so far](best_so_far.png)",
     ]
-    for name, obj in OBJECTIVES.items():
-        front = summary["fronts"][name]
+    for m in objectives:
+        front = summary["fronts"][m]
         lines += [
             "",
-            f"## Pareto front: validation accuracy vs {obj.label}",
+            f"## Pareto front: validation accuracy vs {axis_label(m)}",
             "",
-            _rows_table(front) if front else "No feasible candidates.",
+            _rows_table(front, objectives) if front else "No feasible candidates.",
             "",
-            f"![accuracy vs {name}](pareto_{name}.png)",
+            f"![accuracy vs {m}](pareto_{m}.png)",
         ]
-    hv = summary["hypervolume"]["throughput"]
-    lines += ["", f"Hypervolume of (val_acc, throughput_fps) from (0, 0): {hv:.6g}", ""]
-    return "\n".join(lines)
+        hv = summary["hypervolume"][m]
+        if hv is not None:
+            lines += ["", f"Hypervolume of (val_acc, {m}): {hv:.6g}"]
+    return "\n".join([*lines, ""])
 
 
 def write_report(run_dir: str | Path, top_k: int = 10) -> dict[str, Any]:
@@ -218,20 +279,32 @@ def write_report(run_dir: str | Path, top_k: int = 10) -> dict[str, Any]:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     run_dir = Path(run_dir)
     run = read_run(run_dir)
+    scenario = run_scenario(run)
+    objectives = scenario.objectives
     records = read_records(run_dir)
     out = run_dir / REPORT_DIR
     out.mkdir(exist_ok=True)
-    fronts = {name: front_records(records, name) for name in OBJECTIVES}
+    stats = summarize(records, objectives)
+    best = stats.pop("best")
+    primary = objectives[0] if objectives else None
     summary: dict[str, Any] = {
         "run_dir": str(run_dir),
-        **summarize(records),
-        "top": [candidate_row(r) for r in top_records(records, top_k)],
-        "fronts": {name: [candidate_row(r) for r in front] for name, front in fronts.items()},
-        "hypervolume": {"throughput": throughput_hypervolume(records)},
+        **stats,
+        "best": None if best is None else best.to_json(),
+        "objectives": list(objectives),
+        "top": [candidate_row(r, objectives) for r in top_records(records, top_k, primary)],
+        "fronts": {
+            m: [candidate_row(r, objectives) for r in front_records(records, m)] for m in objectives
+        },
+        "hypervolume": {
+            m: hypervolume(records, m, hv_reference(m, scenario.specs)) for m in objectives
+        },
     }
-    files = [plot_front(records, name, out / f"pareto_{name}.png") for name in OBJECTIVES]
+    curves = learning_curves(records, objectives, scenario.specs)
+    files = [plot_front(records, m, out / f"pareto_{m}.png") for m in objectives]
+    files.append(plot_learning(curves, objectives, out / "learning.png"))
     files.append(plot_best_so_far(records, out / "best_so_far.png"))
-    files.append(write_csv(summary["top"], out / "top.csv"))
+    files.append(write_csv(summary["top"], objectives, out / "top.csv"))
     readme = out / "README.md"
     readme.write_text(render_readme(run, summary), encoding="utf-8")
     summary["files"] = [str(p) for p in [*files, readme]]

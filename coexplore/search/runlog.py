@@ -9,8 +9,9 @@ Layout of ``RUN_DIR``::
     wandb/             the W&B run (offline unless asked otherwise)
     report/            what ``coexplore report`` writes
 
-A record is the env's ``info`` (see :class:`coexplore.env.CoExploreEnv`) plus ``episode`` (0-based)
-and ``wall_s`` (seconds of search since the run started, summed over resumed sessions).
+A line is a :class:`~coexplore.core.record.CandidateRecord` as JSON: the evaluation plus
+``episode`` (0-based) and ``wall_s`` (seconds of search since the run started, summed over
+resumed sessions). Lines written before records had a version still load (upgraded).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from coexplore.core.metrics import METRIC_INFO
+from coexplore.core.record import TIMING_FIELDS, CandidateRecord
 
 RUN_FILE = "run.json"
 CANDIDATES_FILE = "candidates.jsonl"
@@ -41,8 +45,8 @@ class RunLog:
         _truncate_partial_line(self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
-    def append(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, sort_keys=True) + "\n")
+    def append(self, record: CandidateRecord) -> None:
+        self._file.write(_line(record))
         self._file.flush()
         os.fsync(self._file.fileno())
         self.records.append(record)
@@ -53,7 +57,7 @@ class RunLog:
         self._file.close()
         self.records = self.records[:n]
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records))
+        tmp.write_text("".join(_line(r) for r in self.records))
         os.replace(tmp, self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
@@ -67,6 +71,10 @@ class RunLog:
         self.close()
 
 
+def _line(record: CandidateRecord) -> str:
+    return json.dumps(record.to_json(), sort_keys=True) + "\n"
+
+
 def _truncate_partial_line(path: Path) -> None:
     if not path.exists():
         return
@@ -76,7 +84,7 @@ def _truncate_partial_line(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def read_records(run_dir: str | Path) -> list[dict[str, Any]]:
+def read_records(run_dir: str | Path) -> list[CandidateRecord]:
     """Every whole record of a run's ``candidates.jsonl`` (a cut-off last line is skipped)."""
     path = Path(run_dir) / CANDIDATES_FILE
     if not path.exists():
@@ -84,31 +92,39 @@ def read_records(run_dir: str | Path) -> list[dict[str, Any]]:
     records = []
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
         if line.endswith("\n") and line.strip():
-            records.append(json.loads(line))
+            records.append(CandidateRecord.from_json(json.loads(line)))
     return records
 
 
-def feasible(record: dict[str, Any]) -> bool:
-    """Met the specs on its hardware and was trained to a finite accuracy."""
-    return (
-        not record["pruned"]
-        and not record["failed_specs"]
-        and record.get("metrics") is not None
-        and not record.get("diverged")
-        and record.get("val_acc") is not None
-    )
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether ``a`` is a better value of ``metric`` than ``b``."""
+    return a > b if METRIC_INFO[metric].maximize else a < b
 
 
-def best_candidate(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The candidate with the highest validation accuracy within specs (ties: higher
-    throughput, then the earlier episode); ``None`` when no candidate met the specs."""
+def best_value(records: Iterable[CandidateRecord], metric: str) -> float | None:
+    """The best value of ``metric`` among the feasible records."""
+    values = [r.metric(metric) for r in records if r.feasible]
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return max(values) if METRIC_INFO[metric].maximize else min(values)
+
+
+def best_candidate(
+    records: Iterable[CandidateRecord], objective: str = "throughput_fps"
+) -> CandidateRecord | None:
+    """The candidate with the highest validation accuracy within specs (ties: the better
+    ``objective``, then the earlier episode); ``None`` when no candidate met the specs."""
     best = None
     for r in records:
-        if not feasible(r):
+        if not r.feasible:
             continue
-        key = (r["val_acc"], r["metrics"]["throughput_fps"])
-        if best is None or key > (best["val_acc"], best["metrics"]["throughput_fps"]):
+        if best is None or r.val_acc > best.val_acc:
             best = r
+        elif r.val_acc == best.val_acc:
+            value, incumbent = r.metric(objective), best.metric(objective)
+            if value is not None and (incumbent is None or better(objective, value, incumbent)):
+                best = r
     return best
 
 
@@ -119,20 +135,43 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+def run_scenario(meta: dict[str, Any]):
+    """The scenario a run directory's ``run.json`` snapshots (as run, overrides included)."""
+    from coexplore.scenario import scenario_from_dict
+
+    return scenario_from_dict(meta["scenario_data"], meta["scenario_source"])
+
+
+def summarize(
+    records: list[CandidateRecord], objectives: tuple[str, ...] = ("throughput_fps",)
+) -> dict[str, Any]:
     """Counts and running figures of a search: what the progress bar, W&B and reports show."""
-    trained = [r for r in records if not r["pruned"]]
-    ok = [r for r in records if feasible(r)]
-    best = best_candidate(ok)
+    trained = [r for r in records if not r.pruned]
+    ok = [r for r in records if r.feasible]
+    best = best_candidate(ok, objectives[0]) if objectives else best_candidate(ok)
     return {
         "episodes": len(records),
         "pruned": len(records) - len(trained),
         "trained": len(trained),
-        "diverged": sum(bool(r.get("diverged")) for r in trained),
-        "cache_hits": sum(bool(r.get("cache_hit")) for r in trained),
+        "diverged": sum(r.diverged for r in trained),
+        "cache_hits": sum(r.cache_hit for r in trained),
         "feasible": len(ok),
-        "wall_s": max((r["wall_s"] for r in records), default=0.0),
-        "best_val_acc": None if best is None else best["val_acc"],
-        "best_throughput_fps": max((r["metrics"]["throughput_fps"] for r in ok), default=None),
+        "wall_s": max((r.wall_s or 0.0 for r in records), default=0.0),
+        "best_val_acc": None if best is None else best.val_acc,
+        **{f"best_{m}": best_value(ok, m) for m in objectives},
         "best": best,
     }
+
+
+def record_differences(
+    a: list[CandidateRecord], b: list[CandidateRecord], ignore: tuple[str, ...] = TIMING_FIELDS
+) -> list[str]:
+    """Where two runs' records differ, field by field (timings ignored): empty when the two
+    searches are the same candidate for candidate, metric for metric."""
+    out = [f"{len(a)} records against {len(b)}"] if len(a) != len(b) else []
+    for i, (ra, rb) in enumerate(zip(a, b, strict=False)):
+        ja, jb = ra.to_json(), rb.to_json()
+        for key in sorted(set(ja) | set(jb)):
+            if key not in ignore and ja.get(key) != jb.get(key):
+                out.append(f"record {i}: {key}: {ja.get(key)!r} != {jb.get(key)!r}")
+    return out

@@ -1,7 +1,7 @@
 """One search run: scenario → env → agent, with the log, checkpoints, W&B and the report.
 
-The agent drives the env; a :class:`Recorder` wrapper hands every finished episode to the
-search, which appends it to ``candidates.jsonl`` (flushed) and to W&B. After each agent update
+The agent drives the env; the env hands every finished candidate's record to the search (an env
+listener), which appends it to ``candidates.jsonl`` (flushed) and to W&B. After each agent update
 the agent's state and RNG states go to ``checkpoint.pkl`` (atomically). ``resume=True`` brings
 back the checkpoint and the log: the episodes logged after the checkpoint are replayed — the
 restored agent proposes them again and the env answers from the log without re-evaluating —
@@ -16,20 +16,20 @@ import os
 import pickle
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-
 from coexplore import __version__
 from coexplore.config import ConfigError, load_mapping
+from coexplore.core.evaluator import CandidateEvaluator
+from coexplore.core.metrics import METRIC_INFO, format_metric
+from coexplore.core.record import CandidateRecord
 from coexplore.env.core import CoExploreEnv
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
 from coexplore.search.agents import DEFAULT_AGENT, make_agent
-from coexplore.search.pareto import throughput_hypervolume
+from coexplore.search.pareto import hv_reference, hypervolume
 from coexplore.search.runlog import (
     CACHE_FILE,
     CANDIDATES_FILE,
@@ -38,23 +38,10 @@ from coexplore.search.runlog import (
     RunLog,
     read_records,
     read_run,
+    run_scenario,
     summarize,
 )
 from coexplore.search.tracking import WandbConfig, WandbTracker
-
-
-class Recorder(gym.Wrapper):
-    """Calls ``on_record(info)`` at the end of every episode; otherwise transparent."""
-
-    def __init__(self, env: gym.Env, on_record: Callable[[dict[str, Any]], None]) -> None:
-        super().__init__(env)
-        self.on_record = on_record
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if terminated or truncated:
-            self.on_record(info)
-        return obs, reward, terminated, truncated, info
 
 
 @dataclass(frozen=True)
@@ -81,12 +68,13 @@ class SearchResult:
     trained: int
     diverged: int
     cache_hits: int
-    best: dict[str, Any] | None
+    best: CandidateRecord | None
     wall_s: float
     report: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["best"] = None if self.best is None else self.best.to_json()
         d["out"] = str(d.pop("run_dir"))
         return d
 
@@ -112,11 +100,15 @@ class Search:
         self.meta = self._prepare(config, resume)
         self.run_dir = Path(self.meta["out"])
         self.target = self.meta["episodes"]
-        self.scenario = scenario_from_dict(self.meta["scenario_data"], self.meta["scenario_source"])
+        self.scenario = run_scenario(self.meta)
+        self.objectives = self.scenario.objectives
         self.log = RunLog(self.run_dir)
-        env = CoExploreEnv(self.scenario, cache=str(self.run_dir / CACHE_FILE))
-        env.preload(self.log.records)
-        self.env = Recorder(env, self._on_record)
+        evaluator = CandidateEvaluator(
+            self.scenario, cache=str(self.run_dir / CACHE_FILE), run_dir=str(self.run_dir)
+        )
+        self.env = CoExploreEnv(self.scenario, evaluator=evaluator)
+        self.env.preload(self.log.records)
+        self.env.listeners.append(self._on_record)
         self.agent = make_agent(
             self.meta["agent"], self.env, self.meta["seed"], **self.meta["agent_params"]
         )
@@ -126,8 +118,8 @@ class Search:
             state = pickle.loads(checkpoint.read_bytes())
             self.agent.load_state_dict(state["agent"])
             self.episode = state["episodes"]
-        self._seen = {tuple(r["tokens"]) for r in self.log.records[: self.episode]}
-        self._wall_base = self.log.records[-1]["wall_s"] if self.log.records else 0.0
+        self._seen = {tuple(r.tokens) for r in self.log.records[: self.episode]}
+        self._wall_base = self.log.records[-1].wall_s if self.log.records else 0.0
         self._start = time.perf_counter()
         self.tracker = WandbTracker(
             config.wandb, self.run_dir, self.meta["wandb_id"], self._public_meta()
@@ -186,27 +178,28 @@ class Search:
         return {k: v for k, v in self.meta.items() if k not in ("scenario_data", "wandb_id")}
 
     # --- episodes ------------------------------------------------------------------------------
-    def _on_record(self, info: dict[str, Any]) -> None:
+    def _on_record(self, evaluated: CandidateRecord) -> None:
         i = self.episode
         self.episode += 1
         if i < len(self.log.records):  # replaying the episodes after the checkpoint
-            if self.log.records[i]["tokens"] == info["tokens"]:
-                self._seen.add(tuple(info["tokens"]))
+            if self.log.records[i].tokens == evaluated.tokens:
+                self._seen.add(tuple(evaluated.tokens))
                 return
             self.log.truncate(i)  # the agent went another way: the log follows it from here
         wall = self._wall_base + time.perf_counter() - self._start
-        record = {"episode": i, "wall_s": wall, **info}
-        if tuple(info["tokens"]) in self._seen:  # the env answered from its records
-            record.update(repeat=True, fast_s=0.0, slow_s=0.0)
-        self._seen.add(tuple(info["tokens"]))
+        key = tuple(evaluated.tokens)
+        record = evaluated.proposal(i, wall, repeat=key in self._seen)  # repeat: from memory
+        self._seen.add(key)
         self.log.append(record)
-        stats = summarize(self.log.records)
+        stats = summarize(self.log.records, self.objectives)
         if self.tracker.active:
             progress = {k: v for k, v in stats.items() if k != "best"}
-            progress["hypervolume"] = throughput_hypervolume(self.log.records)
+            for metric in self.objectives:
+                reference = hv_reference(metric, self.scenario.specs)
+                progress[f"hypervolume_{metric}"] = hypervolume(self.log.records, metric, reference)
             self.tracker.log_candidate(record, progress)
         if self._bar is not None:
-            self._bar.set_postfix(_postfix(stats), refresh=False)
+            self._bar.set_postfix(_postfix(stats, self.objectives), refresh=False)
             self._bar.update(1)
 
     def _checkpoint(self) -> None:
@@ -225,24 +218,25 @@ class Search:
             disable=not progress,
             dynamic_ncols=True,
         ) as self._bar:
-            stats = summarize(self.log.records)
-            self._bar.set_postfix(_postfix(stats))
+            stats = summarize(self.log.records, self.objectives)
+            self._bar.set_postfix(_postfix(stats, self.objectives))
             while self.episode < self.target:
                 self.agent.run(self.target - self.episode)
                 self._checkpoint()
         self._bar = None
         self.log.close()
+        self.env.close()
         written = None
         if report:
             from coexplore.search.report import write_report
 
             written = write_report(self.run_dir)
-        plots = {
-            obj: self.run_dir / "report" / f"pareto_{obj}.png" for obj in ("throughput", "energy")
-        }
-        self.tracker.log_fronts(self.log.records, {k: p for k, p in plots.items() if p.exists()})
+        plots = {m: self.run_dir / "report" / f"pareto_{m}.png" for m in self.objectives}
+        self.tracker.log_fronts(
+            self.log.records, self.objectives, {k: p for k, p in plots.items() if p.exists()}
+        )
         self.tracker.finish()
-        stats = summarize(self.log.records)
+        stats = summarize(self.log.records, self.objectives)
         return SearchResult(
             run_dir=self.run_dir,
             episodes=stats["episodes"],
@@ -256,14 +250,19 @@ class Search:
         )
 
 
-def _postfix(stats: dict[str, Any]) -> dict[str, str]:
-    acc, fps = stats["best_val_acc"], stats["best_throughput_fps"]
-    return {
+def _postfix(stats: dict[str, Any], objectives: tuple[str, ...]) -> dict[str, str]:
+    acc = stats["best_val_acc"]
+    out = {
         "pruned": str(stats["pruned"]),
         "trained": str(stats["trained"]),
         "best_acc": "-" if acc is None else f"{acc:.4f}",
-        "best_fps": "-" if fps is None else f"{fps:,.0f}",
     }
+    if objectives:
+        metric = objectives[0]
+        short = {"throughput_fps": "fps"}.get(metric, METRIC_INFO[metric].label.split()[0])
+        value = stats[f"best_{metric}"]
+        out[f"best_{short}"] = "-" if value is None else format_metric(metric, value)
+    return out
 
 
 def run_search(

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coexplore.search.runlog import best_candidate, feasible
+from coexplore.core.record import CandidateRecord
+from coexplore.search.runlog import best_candidate
 
 WANDB_MODES = ("offline", "online", "disabled")
 
@@ -32,21 +33,19 @@ class WandbConfig:
             raise ValueError(f"wandb mode must be one of {WANDB_MODES}, got {self.mode!r}")
 
 
-def candidate_metrics(record: dict[str, Any]) -> dict[str, Any]:
-    """The per-candidate numbers worth a chart (NaN-free: absent values are left out)."""
-    m = record.get("metrics") or {}
+def candidate_metrics(record: CandidateRecord) -> dict[str, Any]:
+    """The per-candidate numbers worth a chart, metrics in SI units (absent ones left out)."""
     out: dict[str, Any] = {
-        "candidate/reward": record["reward"],
-        "candidate/pruned": int(record["pruned"]),
-        "candidate/fast_s": record["fast_s"],
-        "candidate/slow_s": record.get("slow_s", 0.0),
+        "candidate/reward": record.reward,
+        "candidate/pruned": int(record.pruned),
+        "candidate/fast_s": record.fast_s,
+        "candidate/slow_s": record.slow_s,
     }
-    for key in ("throughput_fps", "latency_ms", "energy_mj", "gops_per_w"):
-        if key in m:
-            out[f"candidate/{key}"] = m[key]
-    if feasible(record):
-        out["candidate/val_acc"] = record["val_acc"]
-        out["candidate/test_acc"] = record["test_acc"]
+    if record.metrics is not None:
+        out.update({f"candidate/{k}": v for k, v in record.metrics.to_dict().items()})
+    if record.feasible:
+        out["candidate/val_acc"] = record.val_acc
+        out["candidate/test_acc"] = record.test_acc
     return out
 
 
@@ -91,32 +90,33 @@ class WandbTracker:
     def active(self) -> bool:
         return self.run is not None
 
-    def log_candidate(self, record: dict[str, Any], progress: dict[str, Any]) -> None:
+    def log_candidate(self, record: CandidateRecord, progress: dict[str, Any]) -> None:
         """One candidate plus the search's running figures (``progress``), at step = episode."""
         if self.run is None:
             return
         data = candidate_metrics(record)
         data.update({f"search/{k}": v for k, v in progress.items() if v is not None})
-        self.run.log(data, step=record["episode"])
+        self.run.log(data, step=record.episode)
 
-    def log_fronts(self, records: list[dict[str, Any]], plots: dict[str, Path]) -> None:
+    def log_fronts(
+        self, records: list[CandidateRecord], objectives: tuple[str, ...], plots: dict[str, Path]
+    ) -> None:
         """The Pareto fronts as tables and plots, and the best candidate in the run summary."""
         if self.run is None:
             return
-        from coexplore.search.pareto import OBJECTIVES, front_records
+        from coexplore.search.pareto import front_records
 
         wandb = self.wandb
-        columns = ["episode", "arch", "parts", "val_acc", "throughput_fps", "energy_mj"]
+        columns = ["episode", "arch", "hardware", "val_acc", *objectives]
         data: dict[str, Any] = {}
-        for objective in OBJECTIVES:
+        for objective in objectives:
             rows = [
                 [
-                    r["episode"],
-                    r["arch"],
-                    "+".join(r["parts"]),
-                    r["val_acc"],
-                    r["metrics"]["throughput_fps"],
-                    r["metrics"]["energy_mj"],
+                    r.episode,
+                    r.arch,
+                    hardware_label(r),
+                    r.val_acc,
+                    *(r.metric(m) for m in objectives),
                 ]
                 for r in front_records(records, objective)
             ]
@@ -124,21 +124,26 @@ class WandbTracker:
             if objective in plots:
                 data[f"pareto/{objective}_plot"] = wandb.Image(str(plots[objective]))
         self.run.log(data)
-        best = best_candidate(records)
+        best = best_candidate(records, *objectives[:1])
         if best is not None:
-            self.run.summary.update(
-                {
-                    "best/arch": best["arch"],
-                    "best/parts": "+".join(best["parts"]),
-                    "best/val_acc": best["val_acc"],
-                    "best/test_acc": best["test_acc"],
-                    "best/throughput_fps": best["metrics"]["throughput_fps"],
-                    "best/energy_mj": best["metrics"]["energy_mj"],
-                    "best/episode": best["episode"],
-                }
-            )
+            summary = {
+                "best/arch": best.arch,
+                "best/hardware": hardware_label(best),
+                "best/val_acc": best.val_acc,
+                "best/test_acc": best.test_acc,
+                "best/episode": best.episode,
+            }
+            summary.update({f"best/{k}": v for k, v in best.metrics.to_dict().items()})
+            self.run.summary.update(summary)
 
     def finish(self) -> None:
         if self.run is not None:
             self.run.finish()
             self.run = None
+
+
+def hardware_label(record: CandidateRecord) -> str:
+    """A short label of a record's hardware, from its platform family (e.g. FPGA parts)."""
+    from coexplore.platforms import platform_class
+
+    return platform_class(record.platform).describe(record.choice, record.hardware, record.details)

@@ -1,4 +1,4 @@
-"""The fast phase: tune a candidate's hardware, check the specs, prune without training.
+"""The fast phase of the FPGA pipeline: tune a candidate's engines, check the specs, prune.
 
 The controller picks the network and the FPGA pipeline (one part per stage); the fast phase
 tunes the engine designs and the layer partition (the design tuner) and checks the specs. When
@@ -12,10 +12,11 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from coexplore.core.metrics import Metrics
+from coexplore.core.specs import SpecFailure, Specs
 from coexplore.platforms.fpga_pipeline.parts import get_part
 from coexplore.platforms.fpga_pipeline.pipeline import PipelineMetrics, evaluate_pipeline
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import (
@@ -24,15 +25,25 @@ from coexplore.platforms.fpga_pipeline.tuning.pipeline import (
     TuneResult,
     tune_partition,
 )
-from coexplore.scenario.schema import Scenario
 from coexplore.workloads.layer import Network
+
+
+def metrics_from_pipeline(m: PipelineMetrics | dict) -> Metrics:
+    """The SI metrics of a pipeline report (:meth:`PipelineMetrics.to_dict` form accepted)."""
+    d = m.to_dict() if isinstance(m, PipelineMetrics) else m
+    return Metrics.derived(
+        latency_s=d["latency_ms"] / 1e3,
+        throughput_fps=d["throughput_fps"],
+        energy_j=d["energy_mj"] / 1e3,
+        devices=len(d["stages"]),
+    )
 
 
 @dataclass
 class FastPhaseResult:
     parts: list[str]  # the parts of the design kept (the last one tried if pruned)
     result: TuneResult | None
-    failed_specs: list[dict[str, Any]]
+    failed_specs: list[SpecFailure]
     attempts: int
     wall_s: float
     tried: list[list[str]] = field(default_factory=list)
@@ -54,6 +65,15 @@ def throughput_upper_bound(tuner: StageTuner, pool: list[str]) -> float:
     return 1.0 / worst
 
 
+def bound_failures(tuner: StageTuner, pool: list[str], specs: Specs) -> list[SpecFailure]:
+    """The throughput spec, when even the upper bound over the pool misses it (sound)."""
+    bound = specs.bound("throughput_fps")
+    if bound is None or bound.bound != "min":
+        return []
+    failure = bound.check(throughput_upper_bound(tuner, pool), "upper bound over the pool")
+    return [] if failure is None else [failure]
+
+
 def pipelines_to_try(chosen: list[str], pool: list[str], max_fpgas: int, layers: int):
     """The controller's choice first, then every other pipeline of pool parts, longest first
     (more FPGAs, more throughput), so the attempts cover the pool in a fixed order."""
@@ -64,49 +84,43 @@ def pipelines_to_try(chosen: list[str], pool: list[str], max_fpgas: int, layers:
                 yield list(combo)
 
 
+def check(result: TuneResult, specs: Specs) -> list[SpecFailure]:
+    return specs.check(metrics_from_pipeline(result.metrics))
+
+
 def run_fast_phase(
-    network: Network, parts: list[str], scenario: Scenario, rng: np.random.Generator
+    network: Network, parts: list[str], pool, fast, specs: Specs, rng: np.random.Generator
 ) -> FastPhaseResult:
     """Tune ``parts`` first, then other pipelines of the pool (:func:`pipelines_to_try`), up to
-    ``hw_attempts`` in all, until one meets every spec.
+    ``fast.hw_attempts`` in all, until one meets every spec.
 
     One stage tuner serves every attempt, so a (part, layer range) problem is tuned once per
     candidate. A candidate whose throughput upper bound already misses the spec is pruned at
     once, without trying hardware designs that cannot succeed.
     """
     start = time.perf_counter()
-    hw, fast = scenario.hardware, scenario.fast_phase
     tuner = StageTuner(
         network,
-        precision=hw.precision,
+        precision=pool.precision,
         tuner=fast.tuner,
         budget=fast.budget,
         seed=int(rng.integers(2**31)),
     )
-    limit = scenario.specs.min_throughput_fps
-    if limit is not None:
-        bound = throughput_upper_bound(tuner, list(hw.parts))
-        if bound < limit:
-            miss = {
-                "spec": "min_throughput_fps",
-                "limit": limit,
-                "value": bound,
-                "miss_ratio": (limit - bound) / limit,
-                "reason": "upper bound over the pool",
-            }
-            return FastPhaseResult(list(parts), None, [miss], 0, time.perf_counter() - start, [])
+    missed = bound_failures(tuner, list(pool.parts), specs)
+    if missed:
+        return FastPhaseResult(list(parts), None, missed, 0, time.perf_counter() - start, [])
     tried: list[list[str]] = []
-    failed: list[dict[str, Any]] = []
+    failed: list[SpecFailure] = []
     result: TuneResult | None = None
-    for choice in pipelines_to_try(list(parts), list(hw.parts), hw.max_fpgas, len(network)):
+    for choice in pipelines_to_try(list(parts), list(pool.parts), pool.max_fpgas, len(network)):
         if len(tried) == fast.hw_attempts:
             break
         tried.append(choice)
         try:
-            result = tune_partition(network, choice, link=hw.link_gbps, stage_tuner=tuner)
-            failed = scenario.specs.check(result.metrics)
+            result = tune_partition(network, choice, link=pool.link_gbps, stage_tuner=tuner)
+            failed = check(result, specs)
         except (NoFeasibleDesign, ValueError) as exc:
-            result, failed = None, [{"spec": "feasible", "reason": str(exc)}]
+            result, failed = None, [SpecFailure("infeasible", str(exc))]
         if not failed:
             break
     return FastPhaseResult(
@@ -114,25 +128,32 @@ def run_fast_phase(
     )
 
 
-def reference_design(network: Network, scenario: Scenario) -> TuneResult:
+def reference_design(network: Network, pool, fast, specs: Specs) -> TuneResult:
     """The best design the tuner finds for ``network`` over every pipeline of the pool: the
     highest throughput among those meeting the specs (else among all), then least energy.
     Hardware-aware NAS on fixed hardware keeps this design for every candidate."""
-    hw, fast = scenario.hardware, scenario.fast_phase
-    tuner = StageTuner(network, precision=hw.precision, tuner=fast.tuner, budget=fast.budget)
+    tuner = StageTuner(network, precision=pool.precision, tuner=fast.tuner, budget=fast.budget)
     results = []
-    for choice in pipelines_to_try([hw.parts[0]], list(hw.parts), hw.max_fpgas, len(network)):
+    for choice in pipelines_to_try([pool.parts[0]], list(pool.parts), pool.max_fpgas, len(network)):
         try:
-            results.append(tune_partition(network, choice, link=hw.link_gbps, stage_tuner=tuner))
+            results.append(tune_partition(network, choice, link=pool.link_gbps, stage_tuner=tuner))
         except (NoFeasibleDesign, ValueError):
             continue
     if not results:
-        raise NoFeasibleDesign(f"no pipeline of {list(hw.parts)} runs {network.name}")
-    ok = [r for r in results if not scenario.specs.check(r.metrics)] or results
+        raise NoFeasibleDesign(f"no pipeline of {list(pool.parts)} runs {network.name}")
+    ok = [r for r in results if not check(r, specs)] or results
     return max(ok, key=lambda r: (r.metrics.throughput_fps, -r.metrics.energy_mj))
 
 
-def run_fixed_hardware(network: Network, design: TuneResult, scenario: Scenario) -> FastPhaseResult:
+def budget_failures(metrics: PipelineMetrics) -> list[SpecFailure]:
+    """The resource budgets a design breaks, one failure each."""
+    return [
+        SpecFailure("budget", f"stage {v['stage']} {v['budget']}: {v['used']} of {v['available']}")
+        for v in metrics.violations
+    ]
+
+
+def run_fixed_hardware(network: Network, design: TuneResult, specs: Specs) -> FastPhaseResult:
     """The fast phase on fixed hardware: ``network`` on ``design``'s engines and partition; it
     fails when it breaks a budget of the design (buffers sized for the reference network) or
     misses a spec."""
@@ -141,11 +162,8 @@ def run_fixed_hardware(network: Network, design: TuneResult, scenario: Scenario)
     try:
         metrics = evaluate_pipeline(network, design.hardware)
     except ValueError as exc:  # e.g. another number of layers than the reference
-        failed = [{"spec": "feasible", "reason": str(exc)}]
+        failed = [SpecFailure("infeasible", str(exc))]
         return FastPhaseResult(parts, None, failed, 1, time.perf_counter() - start, [parts])
-    failed = [
-        {"spec": "budget", "reason": f"stage {v['stage']} {v['budget']}", **v}
-        for v in metrics.violations
-    ] + scenario.specs.check(metrics)
     result = TuneResult(design.hardware, metrics, "fixed", 0, 0, 0.0)
+    failed = budget_failures(metrics) + check(result, specs)
     return FastPhaseResult(parts, result, failed, 1, time.perf_counter() - start, [parts])

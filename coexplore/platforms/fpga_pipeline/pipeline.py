@@ -286,43 +286,6 @@ def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMet
     )
 
 
-@dataclass(frozen=True)
-class Specs:
-    """Hardware specifications a design must meet; ``None`` leaves a spec unconstrained."""
-
-    min_throughput_fps: float | None = None
-    max_latency_ms: float | None = None
-    max_energy_mj: float | None = None
-    max_fpgas: int | None = None
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if value is not None and value <= 0:
-                raise ConfigError("specs", name, "a positive number, or null for no limit", value)
-
-    def check(self, metrics: PipelineMetrics) -> list[dict[str, Any]]:
-        """The failed specs, each with its limit, the value reached and the relative miss."""
-        checks = [
-            ("min_throughput_fps", metrics.throughput_fps, self.min_throughput_fps, False),
-            ("max_latency_ms", metrics.latency_ms, self.max_latency_ms, True),
-            ("max_energy_mj", metrics.energy_mj, self.max_energy_mj, True),
-            ("max_fpgas", len(metrics.stages), self.max_fpgas, True),
-        ]
-        failed = []
-        for name, value, limit, upper in checks:
-            if limit is None:
-                continue
-            miss = (value - limit) if upper else (limit - value)
-            if miss > 0:
-                failed.append(
-                    {"spec": name, "limit": limit, "value": value, "miss_ratio": miss / limit}
-                )
-        return failed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
 def single_stage(
     part: str, design: EngineDesign, num_layers: int, precision: str
 ) -> HardwareDesign:

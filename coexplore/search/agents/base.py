@@ -76,6 +76,21 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
 
 
+def begin_batch(env: gym.Env) -> bool:
+    """Defer the env's evaluations to :func:`end_batch` (True), or evaluate each candidate at
+    once (False: a sequential executor, or an env without batches)."""
+    try:
+        begin = env.get_wrapper_attr("begin_batch")
+    except AttributeError:
+        return False
+    return bool(begin())
+
+
+def end_batch(env: gym.Env) -> list[float]:
+    """Evaluate the deferred candidates together; their rewards in the order they finished."""
+    return list(env.get_wrapper_attr("end_batch")())
+
+
 def masked_choices(env: gym.Env) -> np.ndarray:
     """Indices of the possible actions of the env's current token."""
     return np.flatnonzero(env.get_wrapper_attr("action_masks")())

@@ -1,4 +1,8 @@
-"""``random``: every token drawn uniformly among its possible choices (the usual baseline)."""
+"""``random``: every token drawn uniformly among its possible choices (the usual baseline).
+
+``batch_episodes`` candidates are drawn per call and, with a parallel executor, evaluated as one
+batch; the draws do not depend on rewards, so the batch size changes nothing but the wall time.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,37 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.search.agents.base import Agent, check_params, masked_choices
+from coexplore.search.agents.base import (
+    Agent,
+    begin_batch,
+    check_params,
+    end_batch,
+    masked_choices,
+)
 
 
 class RandomAgent(Agent):
     name = "random"
+    defaults = {"batch_episodes": 8}
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
-        check_params(self.name, params, set())
+        check_params(self.name, params, set(self.defaults))
         super().__init__(env, seed, **params)
         self.rng = np.random.default_rng(seed)
 
     def run(self, episodes: int) -> int:
-        done = episodes < 1
-        if not done:
+        n = min(episodes, int(self.params["batch_episodes"]))
+        deferred = begin_batch(self.env) if n > 0 else False
+        for _ in range(n):
             self.env.reset()
-        while not done:
-            action = int(self.rng.choice(masked_choices(self.env)))
-            _, _, terminated, truncated, _ = self.env.step(action)
-            done = terminated or truncated
-        return 0 if episodes < 1 else 1
+            done = False
+            while not done:
+                action = int(self.rng.choice(masked_choices(self.env)))
+                _, _, terminated, truncated, _ = self.env.step(action)
+                done = terminated or truncated
+        if deferred:
+            end_batch(self.env)
+        return max(n, 0)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state}

@@ -4,7 +4,9 @@ An LSTM cell emits the candidate token by token: at step t the embedding of toke
 start vector at t = 0) enters the cell, and a softmax head of its own gives token t's choices
 (impossible choices masked out). A finished episode's reward R trains the controller with
 REINFORCE, ∇J ≈ (R − b) Σ_t ∇ log π(a_t), where b is an exponential moving average of past
-rewards; the optimiser is RMSProp. ``batch_episodes`` episodes are averaged per update.
+rewards; the optimiser is RMSProp. ``batch_episodes`` episodes are averaged per update; they are
+sampled from the same policy, so with a parallel executor they are evaluated as one batch and
+the update is the same as one candidate at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from coexplore.search.agents.base import Agent, check_params
+from coexplore.search.agents.base import Agent, begin_batch, check_params, end_batch
 
 
 class Controller(nn.Module):
@@ -79,9 +81,11 @@ class ReinforceAgent(Agent):
         n = min(episodes, int(self.params["batch_episodes"]))
         if n < 1:
             return 0
+        deferred = begin_batch(self.env)
+        sampled = [self._episode() for _ in range(n)]
+        rewards = end_batch(self.env) if deferred else [e[0] for e in sampled]
         losses = []
-        for _ in range(n):
-            reward, log_prob, entropy = self._episode()
+        for reward, (_, log_prob, entropy) in zip(rewards, sampled, strict=True):
             b = reward if self.baseline is None else self.baseline
             losses.append(-(reward - b) * log_prob - self.params["entropy_coef"] * entropy)
             decay = self.params["baseline_decay"]

@@ -6,6 +6,11 @@ update — and every checkpoint the runner takes after it — falls between two 
 reward comes only at a candidate's end, so ``gamma`` and ``gae_lambda`` default to 1 (Monte
 Carlo returns). Any other keyword of the SB3 class (``learning_rate``, ``ent_coef``,
 ``policy_kwargs``, …) passes through; an unknown one is an error listing the known ones.
+
+With a parallel executor a rollout's candidates are evaluated as one batch: the policy is fixed
+during a rollout and its actions depend on the observations (tokens) only, so the env defers
+each candidate's reward, and the batch's rewards are written into the rollout buffer before SB3
+computes returns and advantages — the same update as one candidate at a time.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from coexplore.search.agents.base import (
     Agent,
+    begin_batch,
     check_params,
+    end_batch,
     global_rng_state,
     set_global_rng_state,
     signature_params,
@@ -31,15 +38,44 @@ _FIXED = {"policy", "env", "seed", "n_steps", "verbose", "tensorboard_log", "_in
 
 
 class _StopAfter(BaseCallback):
-    """Ends ``learn()`` as soon as ``limit`` episodes have finished (mid-rollout if needed)."""
+    """Ends ``learn()`` as soon as ``limit`` episodes have finished (mid-rollout if needed),
+    and batches each rollout's candidates when the env can (see the module docstring)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, env) -> None:
         super().__init__()
-        self.limit, self.finished = limit, 0
+        self.limit, self.finished, self.env = limit, 0, env
+        self.deferred = False
+        self.positions: list[int] = []  # rollout buffer rows of the deferred candidates
+
+    def _on_rollout_start(self) -> None:
+        self.flush()
+        self.deferred = begin_batch(self.env)
+        buffer = self.model.rollout_buffer
+        if self.deferred and "compute_returns_and_advantage" not in vars(buffer):
+            compute = buffer.compute_returns_and_advantage
+
+            def with_rewards(*args, **kwargs):
+                self.flush()
+                return compute(*args, **kwargs)
+
+            buffer.compute_returns_and_advantage = with_rewards
 
     def _on_step(self) -> bool:
+        if self.deferred and "pending" in self.locals["infos"][0]:
+            self.positions.append(self.model.rollout_buffer.pos)
         self.finished += int(self.locals["dones"].sum())
         return self.finished < self.limit
+
+    def flush(self) -> None:
+        """Evaluate the deferred candidates; their rewards go into the rollout buffer."""
+        if not self.deferred:
+            return
+        rewards = end_batch(self.env)
+        buffer = self.model.rollout_buffer
+        for pos, reward in zip(self.positions, rewards, strict=True):
+            if pos < buffer.buffer_size:  # the stopping step is never added to the buffer
+                buffer.rewards[pos, 0] = reward
+        self.deferred, self.positions = False, []
 
 
 class SB3Agent(Agent):
@@ -75,8 +111,11 @@ class SB3Agent(Agent):
     def run(self, episodes: int) -> int:
         if episodes < 1:
             return 0
-        stop = _StopAfter(episodes)
-        self.model.learn(self.model.n_steps, callback=stop, reset_num_timesteps=False)
+        stop = _StopAfter(episodes, self.env)
+        try:
+            self.model.learn(self.model.n_steps, callback=stop, reset_num_timesteps=False)
+        finally:
+            stop.flush()  # a rollout cut short still records its candidates
         return stop.finished
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The generic core: metrics (SI units), specs, rewards, candidate records, the evaluator."""

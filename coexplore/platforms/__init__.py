@@ -1,0 +1,49 @@
+"""Platform families behind one interface (registry ``PLATFORMS``).
+
+``fpga-pipeline`` ships with coexplore. A family of your own is a module that registers a
+:class:`Platform` subclass in ``PLATFORMS``; list such modules in ``COEXPLORE_PLUGINS``
+(comma-separated import names) and every command, scenario and run directory finds them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from coexplore.platforms.base import (
+    DEFAULT_PLATFORM,
+    PLATFORMS,
+    FastResult,
+    HardwareSpace,
+    NoHardwareTokens,
+    NoOptions,
+    Platform,
+)
+
+BUILTIN = ("coexplore.platforms.fpga_pipeline.family",)
+PLUGINS_VARIABLE = "COEXPLORE_PLUGINS"
+
+
+def load_platforms() -> None:
+    """Import the built-in families and the plugin modules of ``COEXPLORE_PLUGINS``."""
+    plugins = [m.strip() for m in os.environ.get(PLUGINS_VARIABLE, "").split(",") if m.strip()]
+    for module in (*BUILTIN, *plugins):
+        importlib.import_module(module)
+
+
+def platform_class(name: str) -> type[Platform]:
+    load_platforms()
+    return PLATFORMS.get(name)
+
+
+__all__ = [
+    "DEFAULT_PLATFORM",
+    "PLATFORMS",
+    "FastResult",
+    "HardwareSpace",
+    "NoHardwareTokens",
+    "NoOptions",
+    "Platform",
+    "load_platforms",
+    "platform_class",
+]

@@ -1,0 +1,168 @@
+"""What a platform family provides, and the registry ``PLATFORMS``.
+
+A family is the hardware side of co-design: its scenario settings (two dataclasses, validated
+field by field), its **hardware tokens** (a :class:`HardwareSpace`, the mirror of
+:class:`~coexplore.spaces.SearchSpace`), and the **fast phase**: ``evaluate(network, choice,
+specs, rng)`` tunes the design for a candidate and returns it with its :class:`Metrics` and
+failed specs. Optionally a sound ``bound`` (prune before any tuning) and a ``reference`` design
+for the fixed-hardware baseline. Adding a family is one module plus one ``PLATFORMS`` entry;
+:func:`coexplore.core.checkers.check_platform` keeps new entries honest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from coexplore.core.metrics import Metrics
+from coexplore.core.specs import SpecFailure, Specs
+from coexplore.registry import Registry
+from coexplore.workloads.layer import Network
+
+
+class HardwareSpace(ABC):
+    """The hardware tokens of a family: the choices per token, the possible choices given
+    the tokens so far, and the hardware choice a full token list names."""
+
+    @abstractmethod
+    def token_choices(self) -> list[int]: ...
+
+    def allowed(self, prefix: list[int]) -> list[int]:
+        """The possible choices of token ``len(prefix)`` after ``prefix``."""
+        return list(range(self.token_choices()[len(prefix)]))
+
+    @abstractmethod
+    def decode(self, tokens: list[int]) -> Any:
+        """The hardware choice (JSON-able) a full list of hardware tokens names."""
+
+    def token_names(self) -> list[str]:
+        return [f"hw{i}" for i in range(len(self.token_choices()))]
+
+
+class NoHardwareTokens(HardwareSpace):
+    """No hardware tokens (fixed hardware, accuracy-only NAS, or a family with no choices)."""
+
+    def token_choices(self) -> list[int]:
+        return []
+
+    def decode(self, tokens: list[int]) -> Any:
+        return None
+
+
+@dataclass
+class FastResult:
+    """The fast phase of one candidate: the design kept, its metrics, what failed."""
+
+    hardware: dict[str, Any] | None  # the design (family JSON); None when none was found
+    metrics: Metrics | None
+    failed_specs: list[SpecFailure]
+    attempts: int = 1  # hardware designs tried
+    wall_s: float = 0.0
+    details: dict[str, Any] | None = None  # the family's full report
+
+    @property
+    def pruned(self) -> bool:
+        return self.metrics is None or bool(self.failed_specs)
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A family with nothing to set in this section."""
+
+
+class Platform(ABC):
+    """A platform family configured by a scenario's ``hardware`` and ``fast_phase`` sections.
+
+    Class attributes: ``name`` (the registry key), ``config_class`` (``hardware:`` less the
+    generic ``family``, ``mode``, ``reference``), ``fast_config_class`` (``fast_phase:`` less
+    the generic ``prune``), ``metrics`` (the :class:`Metrics` fields it reports), and
+    ``objectives`` (the default metrics of Pareto fronts).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_class: ClassVar[type] = NoOptions
+    fast_config_class: ClassVar[type] = NoOptions
+    metrics: ClassVar[tuple[str, ...]]
+    objectives: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: Any = None, fast: Any = None) -> None:
+        self.config = self.config_class() if config is None else config
+        self.fast = self.fast_config_class() if fast is None else fast
+
+    @abstractmethod
+    def hardware_space(self) -> HardwareSpace: ...
+
+    @abstractmethod
+    def evaluate(
+        self, network: Network, choice: Any, specs: Specs, rng: np.random.Generator
+    ) -> FastResult:
+        """Tune the design of ``choice`` for ``network`` and check ``specs``."""
+
+    def bound(self, network: Network, specs: Specs) -> list[SpecFailure]:
+        """Specs no design of this family can meet for ``network`` (sound: an empty list when
+        unsure). A non-empty answer prunes the candidate before any tuning."""
+        return []
+
+    def reference(self, network: Network, specs: Specs) -> Any:
+        """The design this family would fix for ``network`` (hardware mode ``fixed``)."""
+        raise NotImplementedError(f"the {self.name} family has no fixed-hardware baseline")
+
+    def evaluate_fixed(self, network: Network, design: Any, specs: Specs) -> FastResult:
+        """``network`` on a fixed ``design`` (from :meth:`reference`)."""
+        raise NotImplementedError(f"the {self.name} family has no fixed-hardware baseline")
+
+    @classmethod
+    def describe(cls, choice: Any, hardware: dict[str, Any] | None, details: Any) -> str:
+        """A short label of a candidate's hardware, for tables and plots."""
+        return "–" if hardware is None else str(hardware)
+
+    @classmethod
+    def design_markdown(cls, hardware: dict[str, Any] | None, details: Any) -> str:
+        """The tuned design of a report's best candidate, as markdown."""
+        return "–" if hardware is None else f"`{json.dumps(hardware)}`"
+
+    @classmethod
+    def design_lines(cls, hardware: dict[str, Any] | None) -> list[str]:
+        """Lines on a design for the terminal (after the best candidate's line)."""
+        return []
+
+    @classmethod
+    def info(cls) -> dict[str, Any]:
+        """What ``coexplore platforms`` lists: settings, metrics, default objectives."""
+        return {
+            "name": cls.name,
+            "description": cls.description,
+            "metrics": list(cls.metrics),
+            "objectives": list(cls.objectives),
+            "hardware": _fields(cls.config_class),
+            "fast_phase": _fields(cls.fast_config_class),
+        }
+
+    def tokens_info(self) -> list[dict[str, Any]]:
+        space = self.hardware_space()
+        return [
+            {"token": n, "choices": c}
+            for n, c in zip(space.token_names(), space.token_choices(), strict=True)
+        ]
+
+
+def _fields(cls: type) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+        else:
+            out[f.name] = "(required)"
+    return out
+
+
+PLATFORMS: Registry[type[Platform]] = Registry("platform family")
+DEFAULT_PLATFORM = "fpga-pipeline"

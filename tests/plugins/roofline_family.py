@@ -1,0 +1,129 @@
+"""A deliberately tiny platform family: a roofline "device" (Williams et al., CACM 2009).
+
+Proof that a family is one module plus one registry entry: its hardware tokens are the peak
+MAC rate and the memory bandwidth; a layer takes ``max(MACs / peak, bytes / bandwidth)``
+seconds, layers run one after another. Energy = MACs · e_mac + bytes · e_byte; area grows
+with the peak rate. Load it with ``COEXPLORE_PLUGINS=roofline_family`` (this folder on the
+path) and scenarios may say ``hardware: {family: roofline, ...}``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from coexplore.config import ConfigError
+from coexplore.core.metrics import Metrics
+from coexplore.core.specs import SpecFailure, Specs
+from coexplore.platforms import PLATFORMS, FastResult, HardwareSpace, Platform
+
+
+@dataclass(frozen=True)
+class RooflineConfig:
+    peak_macs: tuple[float, ...] = (1e9, 4e9, 16e9)  # MAC/s choices
+    bandwidth_gbs: tuple[float, ...] = (1.0, 4.0)  # GB/s choices
+    bytes_per_element: int = 1
+    pj_per_mac: float = 1.0
+    pj_per_byte: float = 20.0
+    mm2_per_gmacs: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("peak_macs", "bandwidth_gbs"):
+            values = getattr(self, name)
+            if not values or min(values) <= 0:
+                raise ConfigError("hardware", name, "a non-empty list of positive numbers", values)
+
+
+class RooflineTokens(HardwareSpace):
+    def __init__(self, config: RooflineConfig) -> None:
+        self.config = config
+
+    def token_choices(self) -> list[int]:
+        return [len(self.config.peak_macs), len(self.config.bandwidth_gbs)]
+
+    def decode(self, tokens: list[int]) -> dict[str, float]:
+        peak, bandwidth = tokens
+        return {
+            "peak_macs": self.config.peak_macs[peak],
+            "bandwidth_gbs": self.config.bandwidth_gbs[bandwidth],
+        }
+
+    def token_names(self) -> list[str]:
+        return ["peak_macs", "bandwidth_gbs"]
+
+
+@PLATFORMS.decorator("roofline")
+class Roofline(Platform):
+    name = "roofline"
+    description = "a roofline device: peak MAC/s and bandwidth (test family)"
+    config_class = RooflineConfig
+    metrics = (
+        "latency_s",
+        "throughput_fps",
+        "energy_j",
+        "power_w",
+        "edp_js",
+        "area_mm2",
+        "devices",
+    )
+    objectives = ("latency_s", "energy_j")
+
+    def hardware_space(self) -> RooflineTokens:
+        return RooflineTokens(self.config)
+
+    def metrics_of(self, network, choice: dict[str, float]) -> Metrics:
+        c = self.config
+        latency, traffic = 0.0, 0
+        for layer in network.layers:
+            moved = (layer.input_elements + layer.weights + layer.output_elements) * (
+                c.bytes_per_element
+            )
+            traffic += moved
+            latency += max(
+                layer.macs / choice["peak_macs"], moved / (choice["bandwidth_gbs"] * 1e9)
+            )
+        return Metrics.derived(
+            latency_s=latency,
+            throughput_fps=1.0 / latency,
+            energy_j=(network.macs * c.pj_per_mac + traffic * c.pj_per_byte) * 1e-12,
+            area_mm2=choice["peak_macs"] / 1e9 * c.mm2_per_gmacs,
+            devices=1,
+        )
+
+    def evaluate(self, network, choice, specs: Specs, rng) -> FastResult:
+        start = time.perf_counter()
+        failed = self.bound(network, specs)
+        if failed:
+            return FastResult(None, None, failed, 0, time.perf_counter() - start)
+        metrics = self.metrics_of(network, choice)
+        return FastResult(choice, metrics, specs.check(metrics), 1, time.perf_counter() - start)
+
+    def fastest(self) -> dict[str, float]:
+        return {
+            "peak_macs": max(self.config.peak_macs),
+            "bandwidth_gbs": max(self.config.bandwidth_gbs),
+        }
+
+    def bound(self, network, specs: Specs) -> list[SpecFailure]:
+        """Sound: no design beats the fastest one's latency and throughput."""
+        best = self.metrics_of(network, self.fastest())
+        failed = []
+        for metric in ("latency_s", "throughput_fps"):
+            bound = specs.bound(metric)
+            if bound is not None and (f := bound.check(best.get(metric), "roofline bound")):
+                failed.append(f)
+        return failed
+
+    def reference(self, network, specs: Specs) -> dict[str, float]:
+        return self.fastest()
+
+    def evaluate_fixed(self, network, design, specs: Specs) -> FastResult:
+        metrics = self.metrics_of(network, design)
+        return FastResult(design, metrics, specs.check(metrics))
+
+    @classmethod
+    def describe(cls, choice: Any, hardware, details) -> str:
+        if hardware is None:
+            return "–"
+        return f"{hardware['peak_macs'] / 1e9:g} GMAC/s, {hardware['bandwidth_gbs']:g} GB/s"

@@ -1,0 +1,142 @@
+"""Platform families: every registered one passes the checker; a second family (the roofline
+of tests/plugins, loaded as a user's plugin) runs a whole search through env, runner, report
+and W&B; checkers catch broken entries."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from coexplore.core.checkers import CheckError, check_platform, check_space
+from coexplore.core.specs import Specs
+from coexplore.platforms import PLATFORMS, load_platforms
+from coexplore.spaces import SPACES, make_space
+
+PLUGINS = Path(__file__).parent / "plugins"
+sys.path.insert(0, str(PLUGINS))
+import roofline_family  # noqa: E402  (registers "roofline", as COEXPLORE_PLUGINS would)
+
+load_platforms()
+
+
+def networks():
+    space = make_space("chain", depth=3)
+    rng = np.random.default_rng(0)
+    return [space.sample(rng, input_size=8).network((1, 8, 8), 10) for _ in range(2)]
+
+
+SPECS = {
+    "fpga-pipeline": [Specs.from_config({"min_throughput_fps": 3500, "max_fpgas": 1})],
+    "roofline": [Specs.from_config({"latency_s": {"max": 1e-4}})],
+}
+
+
+@pytest.mark.parametrize("name", list(PLATFORMS))
+def test_every_platform_passes_the_checker(name):
+    cls = PLATFORMS.get(name)
+    config = None
+    if name == "fpga-pipeline":
+        config = cls.config_class(parts=("XC7Z020", "XC7A50T"))
+    check_platform(cls, networks(), config=config, specs=SPECS.get(name, []), samples=2)
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_every_space_passes_the_checker(name):
+    shape = (3, 32, 32) if name == "nb201" else (1, 8, 8)
+    check_space(make_space(name), input_shape=shape, n=3)
+
+
+def test_the_checker_catches_an_unsound_bound():
+    class Overcautious(roofline_family.Roofline):
+        name = "overcautious"
+
+        def bound(self, network, specs):
+            return [roofline_family.SpecFailure("spec", "always", "latency_s", "max", 1.0)]
+
+    PLATFORMS.register("overcautious", Overcautious)
+    try:
+        with pytest.raises(CheckError, match="sound"):
+            check_platform(Overcautious, networks(), samples=1)
+    finally:
+        PLATFORMS._items.pop("overcautious")
+
+
+def test_the_checker_catches_undeclared_metrics():
+    class Sloppy(roofline_family.Roofline):
+        name = "sloppy"
+        metrics = ("latency_s",)
+        objectives = ("latency_s",)
+
+    PLATFORMS.register("sloppy", Sloppy)
+    try:
+        with pytest.raises(CheckError, match=r"add them to Sloppy.metrics"):
+            check_platform(Sloppy, networks(), samples=1)
+    finally:
+        PLATFORMS._items.pop("sloppy")
+
+
+def plugin_env(tmp_path):
+    return {
+        **os.environ,
+        "COEXPLORE_PLUGINS": "roofline_family",
+        "PYTHONPATH": os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")]),
+        "WANDB_MODE": "offline",
+    }
+
+
+def cli(tmp_path, *args):
+    cmd = [sys.executable, "-m", "coexplore.cli.main", *args]
+    proc = subprocess.run(cmd, env=plugin_env(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_platforms_command_lists_both(tmp_path):
+    rows = {r["name"]: r for r in json.loads(cli(tmp_path, "platforms", "--json"))["platforms"]}
+    assert set(rows) >= {"fpga-pipeline", "roofline"}
+    assert rows["roofline"]["objectives"] == ["latency_s", "energy_j"]
+    assert "peak_macs" in rows["roofline"]["hardware"]
+    assert "parts" in rows["fpga-pipeline"]["hardware"]
+    assert "roofline" in cli(tmp_path, "platforms")
+
+
+def test_a_second_family_runs_a_whole_search(tmp_path):
+    """Scenario → env → evaluator → agent → run log → report → W&B, on the roofline family."""
+    scenario = {
+        "description": "digits on a roofline device",
+        "data": {"name": "digits", "seed": 0},
+        "space": {"name": "chain", "depth": 3},
+        "hardware": {"family": "roofline", "peak_macs": [1e8, 1e9], "bandwidth_gbs": [0.5, 4.0]},
+        "specs": {"latency_s": {"max": 3e-4}},
+        "reward": {"name": "mnas", "metric": "latency_s"},
+        "slow_phase": {"train": {"epochs": 1}},
+    }
+    path = tmp_path / "roofline-digits.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    out = tmp_path / "run"
+    args = ["search", "--env", str(path), "--agent", "reinforce", "--episodes", "6"]
+    result = json.loads(cli(tmp_path, *args, "--out", str(out), "--quiet", "--json"))
+    assert result["episodes"] == 6
+    records = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and all(r["platform"] == "roofline" for r in records)
+    assert all(len(r["tokens"]) == 3 * 3 + 2 for r in records)  # 2 hardware tokens
+    trained = [r for r in records if not r["pruned"]]
+    pruned = [r for r in records if r["pruned"]]
+    for r in trained:
+        assert set(r["metrics"]) >= {"latency_s", "energy_j", "area_mm2"}
+        assert r["reward"] == pytest.approx(r["val_acc"] * r["reward_terms"]["factor"])
+    for r in pruned:  # the roofline bound: even the fastest design misses 0.3 ms
+        assert r["failed_specs"][0]["reason"] == "roofline bound" and r["val_acc"] is None
+    report = out / "report"
+    for name in ("pareto_latency_s.png", "pareto_energy_j.png", "learning.png", "README.md"):
+        assert (report / name).exists(), name
+    text = (report / "README.md").read_text()
+    assert "latency (ms)" in text and "GMAC/s" in text
+    assert list((out / "wandb").glob("offline-run-*")), "an offline W&B run"
+    summary = json.loads(cli(tmp_path, "report", str(out), "--json"))
+    assert summary["objectives"] == ["latency_s", "energy_j"]
