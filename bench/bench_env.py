@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 from coexplore.env import CoExploreEnv
-from coexplore.platforms.fpga_pipeline.fast_phase import run_fast_phase
 
 
 def main() -> None:
@@ -27,6 +26,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     env = CoExploreEnv(args.env)
+    platform = env.evaluator.platform
     rng = np.random.default_rng(args.seed)
     kept, pruned = [], []
     start = time.perf_counter()
@@ -36,13 +36,14 @@ def main() -> None:
             env._tokens.append(int(rng.choice(np.flatnonzero(env.action_masks()))))
         arch, parts = env.decode(env._tokens)
         network = arch.network(env.input_shape, env.num_classes)
-        fast = run_fast_phase(network, parts, env.scenario, np.random.default_rng(env._tokens))
+        rng = np.random.default_rng([env.scenario.data.seed, *env._tokens])
+        fast = platform.evaluate(network, parts, env.scenario.specs, rng)
         (pruned if fast.pruned else kept).append((fast.wall_s, fast.attempts))
     total = time.perf_counter() - start
     n = args.candidates
     print(
-        f"{args.env}: {n} random candidates, fast phase only ({env.scenario.fast_phase.tuner} "
-        f"tuner, up to {env.scenario.fast_phase.hw_attempts} hardware designs each), "
+        f"{args.env}: {n} random candidates, fast phase only ({platform.fast.tuner} "
+        f"tuner, up to {platform.fast.hw_attempts} hardware designs each), "
         f"spec {env.scenario.specs.to_dict()}"
     )
     print(f"  pruned: {len(pruned)}/{n} = {len(pruned) / n:.0%}")

@@ -47,32 +47,32 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
     seen: set[tuple[int, ...]] = set()
     fresh = []
     for r in records:
-        key = tuple(r["tokens"])
+        key = tuple(r.tokens)
         if key not in seen:
             seen.add(key)
             fresh.append(r)
-    kept = [r for r in fresh if not r["pruned"]]
+    kept = [r for r in fresh if not r.pruned]
     best = best_candidate(records)
     return {
         "out": str(run_dir),
         "episodes": len(records),
         "repeats": len(records) - len(fresh),
         "pruned": len(fresh) - len(kept),
-        "trainings": sum(not r.get("cache_hit") for r in kept),
-        "cache_hits": sum(bool(r.get("cache_hit")) for r in kept),
-        "wall_s": records[-1]["wall_s"] if records else 0.0,
-        "fast_s": sum(r["fast_s"] for r in fresh),
-        "slow_s": sum(r.get("slow_s", 0.0) for r in fresh),
-        "tokens": [r["tokens"] for r in records],
+        "trainings": sum(not r.cache_hit for r in kept),
+        "cache_hits": sum(r.cache_hit for r in kept),
+        "wall_s": records[-1].wall_s if records else 0.0,
+        "fast_s": sum(r.fast_s for r in fresh),
+        "slow_s": sum(r.slow_s for r in fresh),
+        "tokens": [r.tokens for r in records],
         "best": None
         if best is None
         else {
-            "episode": best["episode"],
-            "arch": best["arch"],
-            "parts": best["parts"],
-            "tokens": best["tokens"],
-            "val_acc": best["val_acc"],
-            "throughput_fps": best["metrics"]["throughput_fps"],
+            "episode": best.episode,
+            "arch": best.arch,
+            "parts": best.details["parts"],
+            "tokens": best.tokens,
+            "val_acc": best.val_acc,
+            "throughput_fps": best.metrics.throughput_fps,
         },
     }
 

@@ -24,6 +24,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from coexplore.core.metrics import axis_label
 from coexplore.data import load_dataset
 from coexplore.scenario import scenario_from_dict
 from coexplore.search.comparison import (
@@ -36,8 +37,8 @@ from coexplore.search.comparison import (
     reached,
     trained,
 )
-from coexplore.search.pareto import OBJECTIVES, new_figure, pareto_front, save_figure
-from coexplore.search.runlog import best_candidate, feasible, read_records, read_run
+from coexplore.search.pareto import new_figure, pareto_front, save_figure
+from coexplore.search.runlog import best_candidate, read_records, read_run
 from coexplore.search.runner import SearchConfig, ensure_run
 from coexplore.search.tracking import WandbConfig
 
@@ -121,7 +122,7 @@ def common_accuracy(runs: dict) -> float:
     """The default target: the lowest of the methods' mean best accuracy within specs, a level
     every method reaches on average (runs without any design within specs count as 0)."""
     return min(
-        statistics.mean(r["best"]["val_acc"] if r["best"] else 0.0 for r in seeds)
+        statistics.mean(r["best"].val_acc if r["best"] else 0.0 for r in seeds)
         for seeds in runs.values()
     )
 
@@ -130,12 +131,12 @@ def time_to_target(name: str, run: dict, target: float) -> dict | None:
     if name != "sequential":
         return reached(run["records"], target)
     best = run["best"]  # known only after all trainings and the designs in accuracy order
-    if best is None or best["val_acc"] < target:
+    if best is None or best.val_acc < target:
         return None
     records = run["records"]
     return {
         "trainings": sum(trained(records)),
-        "wall_s": max(r["wall_s"] for r in records) + run["extra_s"],
+        "wall_s": max(r.wall_s for r in records) + run["extra_s"],
     }
 
 
@@ -156,12 +157,11 @@ def plot_fronts(runs: dict, path: Path, labels: dict, floor: float) -> Path:
     """Accuracy vs throughput fronts, each method's runs pooled over seeds, above ``floor``
     (the fronts of accuracy-blind designs run down to chance accuracy)."""
     fig, ax = new_figure()
-    obj = OBJECTIVES["throughput"]
     for name, seeds in runs.items():
-        ok = [r for run in seeds for r in run["records"] if feasible(r)]
+        ok = [r for run in seeds for r in run["records"] if r.feasible]
         if not ok:
             continue
-        pts = [(r["metrics"][obj.key], r["val_acc"]) for r in ok]
+        pts = [(r.metrics.throughput_fps, r.val_acc) for r in ok]
         front = [pts[i] for i in pareto_front(pts)]
         ax.scatter(*zip(*pts, strict=True), s=8, alpha=0.25, color=COLORS[name])
         ax.step(
@@ -173,7 +173,7 @@ def plot_fronts(runs: dict, path: Path, labels: dict, floor: float) -> Path:
             label=labels[name],
         )
     ax.set_ylim(floor, None)
-    ax.set_xlabel(obj.label)
+    ax.set_xlabel(axis_label("throughput_fps"))
     ax.set_ylabel("validation accuracy")
     ax.set_title("Pareto fronts within specs (all seeds pooled)")
     ax.legend(fontsize=8)
@@ -186,8 +186,8 @@ def plot_best_so_far(runs: dict, path: Path, labels: dict, target: float) -> Pat
         for k, run in enumerate(seeds):
             curve = best_so_far(run["records"])
             if name == "sequential":  # its designs exist only after the last training
-                last = max(r["wall_s"] for r in run["records"]) + run["extra_s"]
-                b = run["best"]["val_acc"] if run["best"] else float("nan")
+                last = max(r.wall_s for r in run["records"]) + run["extra_s"]
+                b = run["best"].val_acc if run["best"] else float("nan")
                 curve = [(curve[-1][0], last, b)] if curve else []
             if not curve:
                 continue
@@ -379,7 +379,7 @@ def main(argv=None) -> dict:
     meta = read_run(args.out / f"hw-nas-fixed-s{args.seeds[0]}")
     scenario = scenario_from_dict(meta["scenario_data"], meta["scenario_source"])
     fixed_run = runs["hw-nas-fixed"][0]["records"]
-    hw = next((r["hardware"] for r in fixed_run if r["hardware"]), None)
+    hw = next((r.hardware for r in fixed_run if r.hardware), None)
     fixed = (
         "–"
         if hw is None

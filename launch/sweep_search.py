@@ -48,7 +48,7 @@ def search(point: dict, args: argparse.Namespace, mode: str) -> None:
     )
     result = run_search(cfg, progress=not args.quiet)
     best = result.best
-    print(name, "best val_acc", None if best is None else round(best["val_acc"], 4))
+    print(name, "best val_acc", None if best is None else round(best.val_acc, 4))
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """The paper comparison: its methods, its measures (hand-made records) and the launch script."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -8,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from coexplore.config import load_mapping
+from coexplore.core.metrics import Metrics
+from coexplore.core.record import CandidateRecord
+from coexplore.core.specs import SpecFailure
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
 from coexplore.search.comparison import best_so_far, design_in_order, measure, methods, reached
 
@@ -17,20 +21,27 @@ REFERENCE = "k3f24s1-k3f36s1-k3f48s2-k3f48s1-k3f64s2-k3f64s1|flatten"
 
 def rec(episode, acc=None, pruned=False, fps=1000.0, fails=False):
     """A record as the env writes it, reduced to what the measures read."""
-    return {
-        "episode": episode,
-        "wall_s": 10.0 * (episode + 1),
-        "arch": f"a{episode}",
-        "parts": ["XC7Z020"],
-        "pruned": pruned,
-        "failed_specs": [{"spec": "min_throughput_fps"}] if fails else [],
-        "metrics": None if pruned else {"throughput_fps": fps, "gops_per_w": 5.0, "energy_mj": 0.1},
-        "val_acc": None if pruned else acc,
-        "test_acc": None if pruned else acc,
-        "diverged": False,
-        "fast_s": 0.5,
-        "tokens": [episode],
-    }
+    failure = SpecFailure("spec", "too slow", "throughput_fps", "min", 2000.0, fps, 0.5)
+    return CandidateRecord(
+        arch=f"a{episode}",
+        space="chain",
+        tokens=[episode],
+        platform="fpga-pipeline",
+        choice=["XC7Z020"],
+        hardware=None if pruned else {"stages": []},
+        metrics=None if pruned else Metrics(throughput_fps=fps, energy_j=1e-4),
+        details={"parts": ["XC7Z020"], "pipeline": None if pruned else {"gops_per_w": 5.0}},
+        pruned=pruned,
+        failed_specs=[failure] if fails else [],
+        hw_attempts=1,
+        fast_s=0.5,
+        macs=1000,
+        reward=0.0,
+        val_acc=None if pruned else acc,
+        test_acc=None if pruned else acc,
+        episode=episode,
+        wall_s=10.0 * (episode + 1),
+    )
 
 
 def test_methods_are_valid_scenario_overrides():
@@ -62,7 +73,7 @@ def test_design_in_order_stops_at_the_first_network_that_meets_the_specs():
     records = [rec(0, 0.90), rec(1, 0.99), rec(2, 0.95), rec(3, 0.97)]
     designed = [rec(0, 0.90), rec(1, 0.99, fails=True), rec(2, 0.95), rec(3, 0.97, fails=True)]
     chosen = design_in_order(records, designed)
-    assert chosen["best"]["episode"] == 2 and chosen["designs"] == 3  # 0.99, 0.97, then 0.95
+    assert chosen["best"].episode == 2 and chosen["designs"] == 3  # 0.99, 0.97, then 0.95
     assert chosen["design_s"] == pytest.approx(1.5)
     assert design_in_order(records, [rec(i, 0.9, fails=True) for i in range(4)])["best"] is None
 
@@ -114,8 +125,8 @@ def test_repeats_and_cache_hits_cost_no_training():
     records = [
         rec(0, 0.9),
         rec(1, 0.95),
-        {**rec(0, 0.9), "episode": 2},
-        {**rec(3, 0.9), "cache_hit": True},
+        dataclasses.replace(rec(0, 0.9), episode=2),
+        dataclasses.replace(rec(3, 0.9), cache_hit=True),
     ]
     assert measure(records, records[1])["trainings"] == 2
     assert reached(records, 0.95)["trainings"] == 2

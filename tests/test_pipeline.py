@@ -3,10 +3,11 @@
 import pytest
 
 from coexplore.config import ConfigError
+from coexplore.core.specs import Specs
 from coexplore.platforms.fpga_pipeline.engine import EngineDesign
+from coexplore.platforms.fpga_pipeline.fast_phase import metrics_from_pipeline
 from coexplore.platforms.fpga_pipeline.pipeline import (
     HardwareDesign,
-    Specs,
     Stage,
     evaluate_pipeline,
     single_stage,
@@ -63,15 +64,28 @@ def test_over_budget_stage_is_reported():
 
 
 def test_specs_report_which_fail_and_by_how_much():
-    m = evaluate_pipeline(NET, TWO_STAGES)
-    assert Specs(min_throughput_fps=10_000, max_fpgas=2).check(m) == []
-    failed = Specs(min_throughput_fps=40_000, max_latency_ms=0.05, max_fpgas=1).check(m)
-    by_name = {f["spec"]: f for f in failed}
-    assert set(by_name) == {"min_throughput_fps", "max_latency_ms", "max_fpgas"}
-    assert by_name["min_throughput_fps"]["miss_ratio"] == pytest.approx(
-        (40_000 - m.throughput_fps) / 40_000
+    pm = evaluate_pipeline(NET, TWO_STAGES)
+    m = metrics_from_pipeline(pm)
+    assert m.latency_s == pytest.approx(pm.latency_ms / 1e3) and m.devices == 2
+    assert m.energy_j == pytest.approx(pm.energy_mj / 1e3)
+    assert m.power_w == pytest.approx(m.energy_j * pm.throughput_fps)  # J/image × images/s
+    assert m.edp_js == pytest.approx(m.energy_j * m.latency_s)
+    legacy = {"min_throughput_fps": 10_000, "max_fpgas": 2}
+    assert Specs.from_config(legacy).check(m) == []
+    legacy = {"min_throughput_fps": 40_000, "max_latency_ms": 0.05, "max_fpgas": 1}
+    failed = Specs.from_config(legacy).check(m)
+    by_name = {f.metric: f for f in failed}
+    assert set(by_name) == {"throughput_fps", "latency_s", "devices"}
+    assert all(f.kind == "spec" for f in failed)
+    assert by_name["throughput_fps"].bound == "min" and by_name["latency_s"].bound == "max"
+    assert by_name["throughput_fps"].miss_ratio == pytest.approx(
+        (40_000 - pm.throughput_fps) / 40_000
     )
-    assert by_name["max_fpgas"]["value"] == 2
+    assert by_name["latency_s"].limit == pytest.approx(0.05e-3)  # ms read as s
+    assert by_name["devices"].value == 2
+    # the metric form says the same
+    same = Specs.from_config({"throughput_fps": {"min": 40_000}, "latency_s": {"max": 0.05e-3}})
+    assert [f.metric for f in same.check(m)] == ["throughput_fps", "latency_s"]
 
 
 def test_design_file_round_trip_and_errors():

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from coexplore.core.checkers import CheckError, check_platform, check_space
-from coexplore.core.specs import Specs
+from coexplore.core.specs import Bound, Specs
 from coexplore.platforms import PLATFORMS, load_platforms
 from coexplore.spaces import SPACES, make_space
 
@@ -30,6 +30,7 @@ def networks():
     return [space.sample(rng, input_size=8).network((1, 8, 8), 10) for _ in range(2)]
 
 
+LOOSE = Specs.from_config({"latency_s": {"max": 1.0}})
 SPECS = {
     "fpga-pipeline": [Specs.from_config({"min_throughput_fps": 3500, "max_fpgas": 1})],
     "roofline": [Specs.from_config({"latency_s": {"max": 1e-4}})],
@@ -51,33 +52,55 @@ def test_every_space_passes_the_checker(name):
     check_space(make_space(name), input_shape=shape, n=3)
 
 
+class Overcautious(roofline_family.Roofline):
+    """Its bound prunes on any latency spec, however loose."""
+
+    name = "overcautious"
+
+    def bound(self, network, specs):
+        limit = specs.limit("latency_s")
+        return [] if limit is None else [Bound("latency_s", "max", limit).check(2 * limit)]
+
+
+class Sloppy(roofline_family.Roofline):
+    """Reports metrics it does not declare."""
+
+    name = "sloppy"
+    metrics = ("latency_s",)
+    objectives = ("latency_s",)
+
+
+class Unpicklable(roofline_family.Roofline):
+    name = "unpicklable"
+
+    def __init__(self, config=None, fast=None):
+        super().__init__(config, fast)
+        self.log = open(os.devnull, "w")  # noqa: SIM115 (a file handle does not pickle)
+
+
 def test_the_checker_catches_an_unsound_bound():
-    class Overcautious(roofline_family.Roofline):
-        name = "overcautious"
-
-        def bound(self, network, specs):
-            return [roofline_family.SpecFailure("spec", "always", "latency_s", "max", 1.0)]
-
     PLATFORMS.register("overcautious", Overcautious)
     try:
-        with pytest.raises(CheckError, match="sound"):
-            check_platform(Overcautious, networks(), samples=1)
+        with pytest.raises(CheckError, match="must be sound"):
+            check_platform(Overcautious, networks(), specs=[LOOSE], samples=1)
+        check_platform(roofline_family.Roofline, networks(), specs=[LOOSE], samples=1)
     finally:
         PLATFORMS._items.pop("overcautious")
 
 
-def test_the_checker_catches_undeclared_metrics():
-    class Sloppy(roofline_family.Roofline):
-        name = "sloppy"
-        metrics = ("latency_s",)
-        objectives = ("latency_s",)
-
-    PLATFORMS.register("sloppy", Sloppy)
+@pytest.mark.parametrize(
+    ("cls", "says"),
+    [(Sloppy, r"add them to Sloppy.metrics"), (Unpicklable, "must pickle")],
+)
+def test_the_checker_catches_broken_families(cls, says):
+    with pytest.raises(CheckError, match="register the family"):
+        check_platform(cls, networks(), samples=1)
+    PLATFORMS.register(cls.name, cls)
     try:
-        with pytest.raises(CheckError, match=r"add them to Sloppy.metrics"):
-            check_platform(Sloppy, networks(), samples=1)
+        with pytest.raises(CheckError, match=says):
+            check_platform(cls, networks(), samples=1)
     finally:
-        PLATFORMS._items.pop("sloppy")
+        PLATFORMS._items.pop(cls.name)
 
 
 def plugin_env(tmp_path):
@@ -112,26 +135,29 @@ def test_a_second_family_runs_a_whole_search(tmp_path):
         "data": {"name": "digits", "seed": 0},
         "space": {"name": "chain", "depth": 3},
         "hardware": {"family": "roofline", "peak_macs": [1e8, 1e9], "bandwidth_gbs": [0.5, 4.0]},
-        "specs": {"latency_s": {"max": 3e-4}},
+        # 1 ms: most networks meet it on the fast design, some not even there (pruned)
+        "specs": {"latency_s": {"max": 1e-3}},
         "reward": {"name": "mnas", "metric": "latency_s"},
         "slow_phase": {"train": {"epochs": 1}},
     }
     path = tmp_path / "roofline-digits.yaml"
     path.write_text(yaml.safe_dump(scenario))
     out = tmp_path / "run"
-    args = ["search", "--env", str(path), "--agent", "reinforce", "--episodes", "6"]
+    args = ["search", "--env", str(path), "--agent", "random", "--episodes", "12"]
     result = json.loads(cli(tmp_path, *args, "--out", str(out), "--quiet", "--json"))
-    assert result["episodes"] == 6
+    assert result["episodes"] == 12
     records = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
-    assert len(records) == 6 and all(r["platform"] == "roofline" for r in records)
+    assert len(records) == 12 and all(r["platform"] == "roofline" for r in records)
     assert all(len(r["tokens"]) == 3 * 3 + 2 for r in records)  # 2 hardware tokens
     trained = [r for r in records if not r["pruned"]]
     pruned = [r for r in records if r["pruned"]]
     for r in trained:
         assert set(r["metrics"]) >= {"latency_s", "energy_j", "area_mm2"}
         assert r["reward"] == pytest.approx(r["val_acc"] * r["reward_terms"]["factor"])
-    for r in pruned:  # the roofline bound: even the fastest design misses 0.3 ms
-        assert r["failed_specs"][0]["reason"] == "roofline bound" and r["val_acc"] is None
+    assert trained and all(r["metrics"]["latency_s"] <= 1e-3 for r in trained)
+    assert pruned and all(r["val_acc"] is None for r in pruned)
+    by_bound = [r for r in pruned if r["failed_specs"][0]["reason"] == "roofline bound"]
+    assert by_bound and all(r["hw_attempts"] == 0 for r in by_bound)  # even the fastest misses
     report = out / "report"
     for name in ("pareto_latency_s.png", "pareto_energy_j.png", "learning.png", "README.md"):
         assert (report / name).exists(), name

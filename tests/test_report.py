@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 
 from coexplore.cli.main import main
 from coexplore.cli.report import best_line
+from coexplore.config import load_mapping
+from coexplore.core.record import CandidateRecord
+from coexplore.scenario import scenario_path
 from coexplore.search.pareto import front_records, hypervolume_2d, pareto_front
 from coexplore.search.report import write_report
 from coexplore.search.runlog import RUN_FILE, RunLog
@@ -94,7 +97,8 @@ def test_hypervolume_properties(points, maximize, extra):
 
 
 def record(episode, val_acc=None, fps=1000.0, energy=0.2, **extra):
-    """A candidate record as the env writes it (trained unless ``pruned``)."""
+    """A candidate record as the env wrote it before records had versions (trained unless
+    ``pruned``): reading it back goes through the upgrade, as an old run directory does."""
     stage = {
         "part": "XC7Z020",
         "layers": [0, 1, 2],
@@ -140,12 +144,15 @@ def record(episode, val_acc=None, fps=1000.0, energy=0.2, **extra):
     if r["pruned"]:
         for key in ("val_acc", "test_acc", "diverged", "r_acc", "r_hw"):
             del r[key]
-        r.update(reward=-1.0, slow_s=0.0, failed_specs=[{"spec": "min_throughput_fps"}])
-    return r
+        miss = {"spec": "min_throughput_fps", "limit": 3500, "value": fps, "miss_ratio": 0.97}
+        r.update(reward=-1.0, slow_s=0.0, failed_specs=[miss])
+    return CandidateRecord.from_json(r)
 
 
 def write_run(run_dir, records):
+    path = scenario_path("digits-fpga")
     run = {"scenario": "digits-fpga", "agent": "random", "seed": 3, "specs": {"x": 1}}
+    run.update(scenario_data=load_mapping(path), scenario_source=str(path))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / RUN_FILE).write_text(json.dumps(run))
     with RunLog(run_dir) as log:
@@ -171,8 +178,8 @@ def run(tmp_path_factory):
 
 
 def test_front_records():
-    assert [r["episode"] for r in front_records(RECORDS, "throughput")] == [2, 0, 4]
-    assert [r["episode"] for r in front_records(RECORDS, "energy")] == [4, 0, 2]
+    assert [r.episode for r in front_records(RECORDS, "throughput_fps")] == [2, 0, 4]
+    assert [r.episode for r in front_records(RECORDS, "energy_j")] == [4, 0, 2]
 
 
 def test_report_summary(run):
@@ -182,17 +189,25 @@ def test_report_summary(run):
     assert summary["feasible"] == 4
     assert summary["best"]["episode"] == 2
     assert [r["episode"] for r in summary["top"]] == [2, 0, 4]
-    assert [r["episode"] for r in summary["fronts"]["throughput"]] == [2, 0, 4]
-    assert [r["episode"] for r in summary["fronts"]["energy"]] == [4, 0, 2]
+    assert [r["episode"] for r in summary["fronts"]["throughput_fps"]] == [2, 0, 4]
+    assert [r["episode"] for r in summary["fronts"]["energy_j"]] == [4, 0, 2]
     # (fps, acc): 1500*0.85 + 1000*0.05 + 800*0.05
-    assert summary["hypervolume"]["throughput"] == pytest.approx(1365.0)
+    assert summary["hypervolume"]["throughput_fps"] == pytest.approx(1365.0)
+    # energy is minimised: measured from the spec's limit, and digits-fpga has none on energy
+    assert summary["hypervolume"]["energy_j"] is None
     json.dumps(summary)
 
 
 def test_report_files(run):
     run_dir, summary = run
     out = run_dir / "report"
-    names = {"pareto_throughput.png", "pareto_energy.png", "best_so_far.png", "top.csv"}
+    names = {
+        "pareto_throughput_fps.png",
+        "pareto_energy_j.png",
+        "learning.png",
+        "best_so_far.png",
+        "top.csv",
+    }
     assert {p.name for p in out.iterdir()} == names | {"README.md"}
     assert sorted(summary["files"]) == sorted(str(out / n) for n in names | {"README.md"})
     for name in names - {"top.csv"}:
@@ -200,9 +215,11 @@ def test_report_files(run):
     with (out / "top.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["episode"] for r in rows] == ["2", "0", "4"]
-    assert rows[0]["parts"] == "XC7Z020" and float(rows[0]["throughput_fps"]) == 800
+    assert rows[0]["hardware"] == "XC7Z020" and float(rows[0]["throughput_fps"]) == 800
+    assert float(rows[0]["energy_j"]) == pytest.approx(0.3e-3)  # SI units in the CSV
     readme = (out / "README.md").read_text()
-    assert RECORDS[2]["arch"].replace("|", "\\|") in readme
+    assert RECORDS[2].arch.replace("|", "\\|") in readme
+    assert "energy per input (mJ)" in readme and "What the search learned" in readme
     assert "digits-fpga" in readme and "1 (17%)" in readme
     for name in names - {"top.csv"}:
         assert f"]({name})" in readme
@@ -228,9 +245,9 @@ def test_report_without_feasible_candidates(tmp_path, records):
     run_dir = write_run(tmp_path / "run", records)
     summary = write_report(run_dir)
     assert summary["best"] is None and summary["top"] == []
-    assert summary["hypervolume"]["throughput"] == 0
+    assert summary["hypervolume"]["throughput_fps"] == 0
     assert "No candidate met the specs" in (run_dir / "report" / "README.md").read_text()
-    assert len(summary["files"]) == 5 and all(Path(p).is_file() for p in summary["files"])
+    assert len(summary["files"]) == 6 and all(Path(p).is_file() for p in summary["files"])
     assert best_line(None) == "best: none (no candidate met the specs)"
 
 

@@ -50,13 +50,13 @@ def search(scenario, out, agent="random", episodes=4, seed=0, **kw):
 def test_every_agent_runs_exactly_the_budget(agent, scenario, tmp_path):
     result = search(scenario, tmp_path / "run", agent=agent, episodes=5)
     records = read_records(tmp_path / "run")
-    assert [r["episode"] for r in records] == list(range(5))
+    assert [r.episode for r in records] == list(range(5))
     assert result.episodes == 5 == result.pruned + result.trained
-    assert all(len(r["tokens"]) == 3 * 3 + 2 for r in records)
-    assert [r["wall_s"] for r in records] == sorted(r["wall_s"] for r in records)
+    assert all(len(r.tokens) == 3 * 3 + 2 for r in records)
+    assert [r.wall_s for r in records] == sorted(r.wall_s for r in records)
     assert (tmp_path / "run" / CHECKPOINT_FILE).exists()
     if result.best is not None:
-        assert result.best["val_acc"] == max(r["val_acc"] for r in records if not r["pruned"])
+        assert result.best.val_acc == max(r.val_acc for r in records if not r.pruned)
 
 
 @pytest.mark.parametrize("agent", ["random", "reinforce", "ppo"])
@@ -65,10 +65,8 @@ def test_same_seed_same_search(agent, scenario, tmp_path):
     b = search(scenario, tmp_path / "b", agent=agent, episodes=4, seed=3)
     c = search(scenario, tmp_path / "c", agent=agent, episodes=4, seed=4)
     ra, rb, rc = (read_records(r.run_dir) for r in (a, b, c))
-    assert [(r["tokens"], r.get("val_acc")) for r in ra] == [
-        (r["tokens"], r.get("val_acc")) for r in rb
-    ]
-    assert [r["tokens"] for r in ra] != [r["tokens"] for r in rc]
+    assert [(r.tokens, r.val_acc) for r in ra] == [(r.tokens, r.val_acc) for r in rb]
+    assert [r.tokens for r in ra] != [r.tokens for r in rc]
 
 
 class TwoTokens(gym.Env):
@@ -149,8 +147,8 @@ def test_resume_extends_a_finished_search_without_redoing_it(scenario, tmp_path)
     after = (tmp_path / "run" / "candidates.jsonl").read_text()
     assert after.startswith(before) and result.episodes == 6
     straight = search(scenario, tmp_path / "straight", agent="reinforce", episodes=6)
-    assert [r["tokens"] for r in read_records(straight.run_dir)] == [
-        r["tokens"] for r in read_records(tmp_path / "run")
+    assert [r.tokens for r in read_records(straight.run_dir)] == [
+        r.tokens for r in read_records(tmp_path / "run")
     ]
 
 
@@ -205,7 +203,7 @@ def test_resume_after_kill_9_loses_nothing(agent, scenario, tmp_path):
     after = log.read_text()
     assert after.startswith(before)  # nothing lost, nothing rewritten
     records = read_records(out)
-    assert [r["episode"] for r in records] == list(range(episodes))
+    assert [r.episode for r in records] == list(range(episodes))
     straight = tmp_path / "straight"
     cfg = SearchConfig(
         env=scenario,
@@ -216,8 +214,8 @@ def test_resume_after_kill_9_loses_nothing(agent, scenario, tmp_path):
         agent_params={key: 4},
     )
     run_search(cfg, progress=False, report=False)
-    assert [(r["tokens"], r.get("val_acc")) for r in records] == [
-        (r["tokens"], r.get("val_acc")) for r in read_records(straight)
+    assert [(r.tokens, r.val_acc) for r in records] == [
+        (r.tokens, r.val_acc) for r in read_records(straight)
     ]
 
 
@@ -305,12 +303,12 @@ def test_a_repeated_candidate_is_logged_as_a_repeat(scenario, tmp_path):
     records = read_records(tmp_path / "run")
     first = {}
     for r in records:
-        key = tuple(r["tokens"])
-        assert r.get("repeat", False) == (key in first)
+        key = tuple(r.tokens)
+        assert r.repeat == (key in first)
         if key in first:
-            assert r["fast_s"] == r["slow_s"] == 0.0 and r["reward"] == first[key]["reward"]
+            assert r.fast_s == r.slow_s == 0.0 and r.reward == first[key].reward
         first.setdefault(key, r)
-    assert len(first) <= 6 and sum(bool(r.get("repeat")) for r in records) == 10 - len(first)
+    assert len(first) <= 6 and sum(bool(r.repeat) for r in records) == 10 - len(first)
 
 
 def test_agent_hyperparameters_from_scenario_and_cli(scenario, tmp_path):

@@ -151,9 +151,14 @@ def check_platform(
                     bool(a.failed_specs) or a.metrics is not None,
                     f"{what}: no metrics and no failed spec; say why (kind 'infeasible')",
                 )
-                bound = platform.bound(network, spec)
                 _require(
-                    not bound or a.pruned,
-                    f"bound() says {network.name} cannot meet {spec} but {what} meets it: "
-                    "the bound must be sound (never prune what could pass)",
+                    spec.bounds or not platform.bound(network, spec),
+                    "bound() with no specs must be empty: there is nothing to miss",
                 )
+                free = platform.evaluate(network, choice, Specs(), np.random.default_rng(seed))
+                if free.metrics is not None and not spec.check(free.metrics):
+                    _require(
+                        not platform.bound(network, spec),
+                        f"bound() says {network.name} cannot meet {spec}, but {choice!r} "
+                        f"meets it: the bound must be sound (never prune what could pass)",
+                    )
