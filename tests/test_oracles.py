@@ -2,6 +2,9 @@
 
 import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,8 +109,8 @@ def test_train_cli_errors(capsys):
     assert "/nonexistent" in capsys.readouterr().err
 
 
-def test_executors_give_identical_trained_results(tmp_path_factory):
-    """The same candidates and seeds trained in-process, in a process pool and on Ray."""
+def trained_on(executor: str, run_dir: str) -> list:
+    """The essentials of three seeded trainings run by ``executor`` (2 workers)."""
     from coexplore.slow.executors import make_executor
 
     space = make_space("chain", depth=2)
@@ -116,13 +119,30 @@ def test_executors_give_identical_trained_results(tmp_path_factory):
         for a, s in [(ARCH, 0), ("k5f24s2-k1f36s1|flatten", 1), ("k3f36s1-k3f24s1|gap", 2)]
     ]
     oracle = TrainOracle(DataConfig("digits"), TrainConfig(epochs=1, precision="fp32", threads=1))
+    with make_executor(executor, workers=2, run_dir=run_dir) as ex:
+        evs = ex.map(oracle.evaluate_job, jobs)
+    return [[e.arch, e.seed, e.val_acc, e.test_acc, e.details["loss_curve"]] for e in evs]
 
-    def essentials(evs):
-        return [(e.arch, e.seed, e.val_acc, e.test_acc, e.details["loss_curve"]) for e in evs]
 
-    results = {}
-    for name in ("sequential", "process", "ray"):
-        run_dir = tmp_path_factory.mktemp("r")  # short: Ray's socket paths are limited
-        with make_executor(name, workers=2, run_dir=run_dir) as ex:
-            results[name] = essentials(ex.map(oracle.evaluate_job, jobs))
-    assert results["sequential"] == results["process"] == results["ray"]
+def test_executors_give_identical_trained_results(tmp_path_factory):
+    """The same candidates and seeds trained in-process, in a process pool and on Ray (Ray in
+    a child process: a dying raylet ends the process it runs in, see tests/ray_checks.py)."""
+    import importlib.util
+
+    results = {
+        name: trained_on(name, str(tmp_path_factory.mktemp("r")))
+        for name in ("sequential", "process")
+    }
+    if importlib.util.find_spec("ray") is not None:
+        code = (
+            "import json, sys; sys.path.insert(0, sys.argv[1]); import test_oracles as t; "
+            "print(json.dumps(t.trained_on('ray', sys.argv[2])))"
+        )
+        run_dir = str(tmp_path_factory.mktemp("r"))  # short: Ray's socket paths are limited
+        cmd = [sys.executable, "-c", code, str(Path(__file__).parent), run_dir]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"the Ray driver ended ({proc.returncode}): {proc.stderr}"
+        results["ray"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    reference = json.loads(json.dumps(results["sequential"]))  # as JSON, like Ray's answer
+    for name, got in results.items():
+        assert json.loads(json.dumps(got)) == reference, name

@@ -326,3 +326,33 @@ def test_agent_hyperparameters_from_scenario_and_cli(scenario, tmp_path):
 
     model = PPO.load(io.BytesIO(state["agent"]["model"]), device="cpu")
     assert model.learning_rate == 0.01 and model.n_steps == 2 * (3 * 3 + 2)
+
+
+@pytest.mark.parametrize("agent", ["ppo", "reinforce", "random"])
+def test_same_records_whatever_the_executor(agent, scenario, tmp_path):
+    """Batches through a process pool (and Ray) give the sequential search's records, record
+    for record. Trainings are compared at one thread each, the thread count the executors give
+    2 workers on 2 cores: float results of training depend on torch's intra-op thread count
+    (docs/machine-notes.md#threads). Each search runs in its own process, so Ray never starts
+    inside pytest."""
+    import importlib.util
+
+    from coexplore.search.runlog import record_differences
+
+    key = {"ppo": "episodes_per_update", "reinforce": "batch_episodes"}.get(agent)
+    common = ["--agent", agent, "--episodes", "8", "--quiet", "--no-report"]
+    common += ["--wandb-mode", "disabled", "--set", f"slow_phase.workers={os.cpu_count()}"]
+    common += ["--agent-param", f"{key}=4"] if key else []
+    runs = {"sequential": ["--set", "slow_phase.train.threads=1"]}  # cores // workers
+    runs["process"] = ["--set", "slow_phase.executor=process"]
+    if importlib.util.find_spec("ray") is not None and agent == "ppo":
+        runs["ray"] = ["--set", "slow_phase.executor=ray"]
+    for name, extra in runs.items():
+        cmd = [sys.executable, "-m", "coexplore.cli.main", "search", "--env", scenario]
+        cmd += ["--out", str(tmp_path / name), *common, *extra]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{name}: {proc.stderr[-2000:]}"
+    reference = read_records(tmp_path / "sequential")
+    assert len(reference) == 8 and len({tuple(r.tokens) for r in reference}) > 1
+    for name in runs:
+        assert record_differences(reference, read_records(tmp_path / name)) == [], name
