@@ -2,7 +2,8 @@
 
 An engine is a tiled loop nest ``<Tm, Tn, Tr, Tc>`` (output channels, input channels, output
 rows, output columns per tile) with off-chip ports of ``Ib, Wb, Ob`` bits per cycle. For a layer
-of M out-channels, N in-channels, an R×C output map, a K×K kernel and stride S (DESIGN.md §3):
+of M out-channels, N in-channels, an R×C output map, a K×K kernel and stride S
+(docs/fpga-model.md#engine):
 
     tComp = K²·Tr·Tc                                  cycles per tile (pipeline II = 1)
     tI = ⌈Tn·Tr'·Tc'·bI/Ib⌉,  Tr' = S·Tr + K − S      load an input tile (with halo)
