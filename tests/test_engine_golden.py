@@ -1,4 +1,4 @@
-"""Golden numbers for the engine model, each worked out by hand from DESIGN.md §3."""
+"""Golden numbers for the engine model, each worked out by hand from docs/fpga-model.md#engine."""
 
 import numpy as np
 import pytest

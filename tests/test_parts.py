@@ -9,7 +9,7 @@ from coexplore.platforms.fpga_pipeline.parts import (
 )
 from coexplore.registry import UnknownNameError
 
-DATASHEET = {  # DESIGN.md §3: DSP, BRAM18K, LUT
+DATASHEET = {  # docs/fpga-model.md#parts: DSP, BRAM18K, LUT
     "XC7A50T": (120, 150, 32_600),
     "XC7Z020": (220, 280, 53_200),
     "XC7Z045": (900, 1_090, 218_600),

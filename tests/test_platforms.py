@@ -2,6 +2,7 @@
 of tests/plugins, loaded as a user's plugin) runs a whole search through env, runner, report
 and W&B; checkers catch broken entries."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,9 +13,13 @@ import numpy as np
 import pytest
 import yaml
 
-from coexplore.core.checkers import CheckError, check_platform, check_space
+from coexplore.core.checkers import CheckError, check_platform, check_space, walk_tokens
+from coexplore.core.evaluator import CandidateEvaluator
 from coexplore.core.specs import Bound, Specs
+from coexplore.data.errors import DatasetError
 from coexplore.platforms import PLATFORMS, load_platforms
+from coexplore.scenario import get_scenario, scenario_files
+from coexplore.search.runlog import record_differences
 from coexplore.spaces import SPACES, make_space
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -166,3 +171,29 @@ def test_a_second_family_runs_a_whole_search(tmp_path):
     assert list((out / "wandb").glob("offline-run-*")), "an offline W&B run"
     summary = json.loads(cli(tmp_path, "report", str(out), "--json"))
     assert summary["objectives"] == ["latency_s", "energy_j"]
+
+
+@pytest.mark.parametrize("name", sorted(scenario_files()))
+def test_every_scenario_is_deterministic(name, tmp_path):
+    """Same seed, same records: two fresh evaluators of a catalogue scenario (1-epoch
+    training) give two random candidates the same records, timings aside."""
+
+    s = get_scenario(name)
+    train = dataclasses.replace(s.slow_phase.train, epochs=1)
+    s = dataclasses.replace(s, slow_phase=dataclasses.replace(s.slow_phase, train=train))
+    try:
+        first = CandidateEvaluator(s)
+    except DatasetError as exc:  # cifar10-fpga: the CIFAR batches are the user's files
+        pytest.skip(f"{name}: its data is not on this machine ({exc})")
+    rng = np.random.default_rng(0)
+    n = len(first.sw_choices)
+
+    def allowed(prefix):
+        if len(prefix) < n:
+            return first.space.allowed(prefix, first.input_shape[1])
+        return first.hardware_space.allowed(prefix[n:])
+
+    tokens = [walk_tokens(first.choices, allowed, rng) for _ in range(2)]
+    a = first.evaluate_batch(tokens)
+    b = CandidateEvaluator(s).evaluate_batch(tokens)
+    assert record_differences(a, b) == []
