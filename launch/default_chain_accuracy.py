@@ -1,7 +1,7 @@
 """Accuracy of the default chain network on the embedded datasets (digits, mnist5k).
 
-Trains the 6-layer chain below (docs/search-spaces.md#chain choices: 3×3 kernels, 24→64 filters, two stride-2
-layers) for ``--epochs`` with the default trainer settings, over several seeds, through the
+Trains the 6-layer chain below (docs/search-spaces.md#chain choices: 3×3 kernels, 24→64
+filters, two stride-2 layers) for ``--epochs`` with the default trainer settings, over several seeds, through the
 result cache (a rerun reuses finished trainings), and prints validation/test accuracy per seed
 with mean ± standard deviation.
 

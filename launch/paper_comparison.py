@@ -42,7 +42,8 @@ from coexplore.search.runlog import best_candidate, read_records, read_run
 from coexplore.search.runner import SearchConfig, ensure_run
 from coexplore.search.tracking import WandbConfig
 
-REFERENCE = "k3f24s1-k3f36s1-k3f48s2-k3f48s1-k3f64s2-k3f64s1|flatten"  # the chain space's default (docs/search-spaces.md#chain)
+# the chain space's default network (docs/search-spaces.md#chain)
+REFERENCE = "k3f24s1-k3f36s1-k3f48s2-k3f48s1-k3f64s2-k3f64s1|flatten"
 FIDELITY = ("slow_phase.train.epochs=2",)  # what fits 5 methods x 3 seeds in an hour on 2 cores
 MARKER = "<!-- discussion: hand-written below this line; the script keeps it -->"
 COLORS = {

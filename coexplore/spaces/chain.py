@@ -2,8 +2,8 @@
 
 Jiang et al.'s released CIFAR-10 logs show chains of ``Conv(K×K, F filters, stride s, same
 padding) → ReLU → BatchNorm``, then flatten → dense, with K ∈ {1,3,5,7}, F ∈ {24,36,48,64},
-s ∈ {1,2} and 6/10/14 layers (docs/search-spaces.md#chain). Depth and the choice lists are configurable; a
-global-average-pool head is an option.
+s ∈ {1,2} and 6/10/14 layers (docs/search-spaces.md#chain). Depth and the choice lists are
+configurable; a global-average-pool head is an option.
 
 Canonical string: the layers as ``k<K>f<F>s<S>`` joined by ``-``, then ``|`` and the head, e.g.
 ``k3f24s1-k5f36s2-k3f64s1|flatten``.

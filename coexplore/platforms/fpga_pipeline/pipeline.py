@@ -9,7 +9,8 @@ inter-FPGA transfer times ``x_j`` (the boundary activation over the link):
     energy per image = Σ_i static_i / throughput + busy_power_i · t_i + DRAM bits_i · e_bit
 
 Every board draws its static power for the whole pipeline period; the DSPs and BRAMs in use draw
-their dynamic power while the stage is busy; DRAM traffic costs energy per bit (docs/fpga-model.md#energy).
+their dynamic power while the stage is busy; DRAM traffic costs energy per bit
+(docs/fpga-model.md#energy).
 """
 
 from __future__ import annotations
