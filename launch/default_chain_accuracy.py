@@ -1,9 +1,9 @@
 """Accuracy of the default chain network on the embedded datasets (digits, mnist5k).
 
 Trains the 6-layer chain below (docs/search-spaces.md#chain choices: 3×3 kernels, 24→64
-filters, two stride-2 layers) for ``--epochs`` with the default trainer settings, over several seeds, through the
-result cache (a rerun reuses finished trainings), and prints validation/test accuracy per seed
-with mean ± standard deviation.
+filters, two stride-2 layers) for ``--epochs`` with the default trainer settings, over several
+seeds, through the result cache (a rerun reuses finished trainings), and prints validation/test
+accuracy per seed with mean ± standard deviation.
 
     .venv/bin/python launch/default_chain_accuracy.py [--epochs 10] [--seeds 3] [--cache PATH]
 """

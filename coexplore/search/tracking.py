@@ -1,8 +1,8 @@
 """Weights & Biases tracking of a search: each candidate, the running best, the Pareto fronts.
 
 Offline by default, with no network probe (docs/machine-notes.md#wandb): ``WANDB_MODE`` and the
-W&B folders are set in the environment *before* ``wandb`` starts, all inside the run directory. ``online``
-syncs to the user's account (``wandb login`` first); ``disabled`` turns tracking off.
+W&B folders are set in the environment *before* ``wandb`` starts, all inside the run directory.
+``online`` syncs to the user's account (``wandb login`` first); ``disabled`` turns tracking off.
 ``wandb sync RUN_DIR/wandb/offline-run-*`` uploads an offline run later.
 """
 

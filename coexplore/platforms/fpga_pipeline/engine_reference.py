@@ -1,7 +1,7 @@
 """A line-by-line, one-design-at-a-time transcription of the engine equations.
 
 It exists for two reasons: it is the oracle the vectorised model in :mod:`engine` is tested
-against (two independent codings of docs/fpga-model.md#engine  must agree on every design),
+against (two independent codings of docs/fpga-model.md#engine must agree on every design),
 and it is the scalar baseline ``bench/bench_engine.py`` measures the vectorised model against.
 Library code uses :func:`coexplore.platforms.fpga_pipeline.engine.evaluate_batch`.
 """
