@@ -36,8 +36,8 @@ def main() -> None:
             env._tokens.append(int(rng.choice(np.flatnonzero(env.action_masks()))))
         arch, parts = env.decode(env._tokens)
         network = arch.network(env.input_shape, env.num_classes)
-        rng = np.random.default_rng([env.scenario.data.seed, *env._tokens])
-        fast = platform.evaluate(network, parts, env.scenario.specs, rng)
+        seeded = np.random.default_rng([env.scenario.data.seed, *env._tokens])  # as the evaluator
+        fast = platform.evaluate(network, parts, env.scenario.specs, seeded)
         (pruned if fast.pruned else kept).append((fast.wall_s, fast.attempts))
     total = time.perf_counter() - start
     n = args.candidates
