@@ -92,8 +92,9 @@ def display_value(name: str, value: float | None) -> float | None:
 
 
 def axis_label(name: str) -> str:
+    """``latency (ms)``; a count is its own unit (``devices``)."""
     info = METRIC_INFO[name]
-    return f"{info.label} ({info.display_unit})"
+    return info.label if info.display_unit == info.label else f"{info.label} ({info.display_unit})"
 
 
 def format_metric(name: str, value: float | None) -> str:
