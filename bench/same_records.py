@@ -61,8 +61,13 @@ def main() -> int:
                 check=True,
             )
         a, b = work / "base", work / "head"
-        search(base_src, a, args, extra)
-        search(ROOT, b, args, extra)
+        try:
+            search(base_src, a, args, extra)
+            search(ROOT, b, args, extra)
+        finally:
+            if not args.out:  # a temporary worktree: unregister it again
+                cmd = ["git", "worktree", "remove", "--force", str(base_src)]
+                subprocess.run(cmd, cwd=ROOT, check=False)
     ra, rb = read_records(a), read_records(b)
     diffs = record_differences(ra, rb)
     for line in diffs[:40]:
