@@ -48,13 +48,13 @@ def test_fast_phase_and_reward_reproduce_the_old_records(evaluator):
         want = CandidateRecord.from_json(old)
         c = evaluator.candidate(old["tokens"])
         assert c.arch.canonical == want.arch and c.choice == want.choice
-        fast, macs = evaluator._fast_phase(c)
+        fast, macs = evaluator.fast_phase(c)
         assert macs == want.macs
         assert fast.hardware == want.hardware
         assert fast.metrics == want.metrics
         assert fast.failed_specs == want.failed_specs
         assert fast.attempts == want.hw_attempts and fast.details == want.details
-        assert evaluator._pruned(fast) == want.pruned
+        assert evaluator.prunes(fast) == want.pruned
         kinds.add("bound" if want.pruned and not want.hw_attempts else str(want.pruned))
         if not want.pruned:
             terms = evaluator.scenario.reward(want.val_acc, fast.metrics, evaluator.scenario.specs)

@@ -142,5 +142,6 @@ def test_envs_command(capsys):
     assert rows["coexplore/digits-fpga-v0"]["dataset"] == "digits"
     assert rows["coexplore/mnist5k-fpga-v0"]["specs"]["throughput_fps"]["min"] > 0
     assert rows["coexplore/mnist5k-fpga-v0"]["platform"] == "fpga-pipeline"
+    assert [t["choices"] for t in rows["coexplore/digits-fpga-v0"]["hardware_tokens"]] == [2, 3]
     assert main(["envs"]) == 0
     assert "coexplore/cifar10-fpga-v0" in capsys.readouterr().out

@@ -38,6 +38,9 @@ def cmd_envs(args: argparse.Namespace) -> int:
                 "specs": s.specs.to_dict(),
                 "reward": s.reward.name,
                 "objectives": list(s.objectives),
+                "hardware_tokens": s.platform().tokens_info()
+                if s.hardware.mode == "explore"
+                else [],
             }
         )
     if args.json:

@@ -107,11 +107,11 @@ class CandidateEvaluator:
         fresh: dict[tuple[int, ...], tuple[Candidate, FastResult | None, int]] = {}
         for c in cands:
             if c.tokens not in self._memo and c.tokens not in fresh:
-                fresh[c.tokens] = (c, *self._fast_phase(c))
+                fresh[c.tokens] = (c, *self.fast_phase(c))
         jobs = {
             c.arch.canonical: (c.arch, self.scenario.data.seed)
             for c, fast, _ in fresh.values()
-            if not self._pruned(fast)
+            if not self.prunes(fast)
         }
         evaluations = dict(zip(jobs, self._accuracies(list(jobs.values())), strict=True))
         for key, (c, fast, macs) in fresh.items():
@@ -124,7 +124,8 @@ class CandidateEvaluator:
         for r in records:
             self._memo[tuple(r.tokens)] = r.evaluation()
 
-    def _fast_phase(self, c: Candidate) -> tuple[FastResult | None, int]:
+    def fast_phase(self, c: Candidate) -> tuple[FastResult | None, int]:
+        """The fast phase of a candidate (None in accuracy-only NAS) and its MACs."""
         network = self.network(c.arch)
         if self.scenario.hardware.mode == "none":
             return None, network.macs
@@ -134,7 +135,8 @@ class CandidateEvaluator:
         rng = np.random.default_rng([self.scenario.data.seed, *c.tokens])
         return self.platform.evaluate(network, c.choice, specs, rng), network.macs
 
-    def _pruned(self, fast: FastResult | None) -> bool:
+    def prunes(self, fast: FastResult | None) -> bool:
+        """Whether this fast-phase result stops the candidate before training."""
         return fast is not None and fast.pruned and self.scenario.fast_phase.prune
 
     def _accuracies(self, jobs: list[tuple[Architecture, int]]) -> list[Evaluation]:
@@ -179,7 +181,7 @@ class CandidateEvaluator:
                 "hardware": fast.hardware,
                 "metrics": fast.metrics,
                 "details": fast.details,
-                "pruned": self._pruned(fast),
+                "pruned": self.prunes(fast),
                 "failed_specs": list(fast.failed_specs),
                 "hw_attempts": fast.attempts,
                 "fast_s": fast.wall_s,

@@ -15,7 +15,6 @@ from coexplore.core.metrics import Metrics
 from coexplore.core.specs import SpecFailure, upgrade_failure
 
 RECORD_VERSION = 1
-PROPOSAL_FIELDS = ("episode", "wall_s", "repeat")  # the proposal's, not the evaluation's
 TIMING_FIELDS = ("fast_s", "slow_s", "wall_s")  # differ between two runs of the same search
 
 
