@@ -51,14 +51,15 @@ class _StopAfter(BaseCallback):
         self.flush()
         self.deferred = begin_batch(self.env)
         buffer = self.model.rollout_buffer
-        if self.deferred and "compute_returns_and_advantage" not in vars(buffer):
+        if "compute_returns_and_advantage" not in vars(buffer):  # once per buffer
             compute = buffer.compute_returns_and_advantage
 
             def with_rewards(*args, **kwargs):
-                self.flush()
+                buffer.before_returns()  # the callback of the rollout in progress
                 return compute(*args, **kwargs)
 
             buffer.compute_returns_and_advantage = with_rewards
+        buffer.before_returns = self.flush
 
     def _on_step(self) -> bool:
         if self.deferred and "pending" in self.locals["infos"][0]:
