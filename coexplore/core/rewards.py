@@ -222,10 +222,3 @@ def reward_from_config(data: Any, source: str) -> Reward:
     if name not in REWARDS:
         raise ConfigError(source, "reward.name", f"one of {list(REWARDS)}", name)
     return build(REWARDS.get(name), data, source, "reward")
-
-
-def reward_config(reward: Reward) -> dict[str, Any]:
-    """The JSON form of a reward (its name and settings)."""
-    from dataclasses import asdict
-
-    return {"name": reward.name, **asdict(reward)}
