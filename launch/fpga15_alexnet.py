@@ -63,7 +63,7 @@ def search_fixed_unroll(problem: StageProblem, tm: int, tn: int) -> dict[str, An
     valid = np.flatnonzero(batch.valid)
     if len(valid) == 0:
         raise SystemExit(f"no valid design with <Tm, Tn> = <{tm}, {tn}> on {part.name}")
-    energy = batch.dynamic_energy_j(part.clock_hz, part.dram_pj_per_bit)
+    energy = batch.dynamic_energy_j(part)
     best = valid[np.lexsort((energy[valid], batch.cycles[valid]))[0]]
     fastest = batch.cycles[best]
     same_side = rows[:, 2] == rows[best, 2]

@@ -34,7 +34,7 @@ Conventions beyond the base equations, each from how the loop nest runs a layer:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import IntEnum
 
 import numpy as np
@@ -172,9 +172,85 @@ class EngineBatch:
     def violations(self, i: int) -> list[str]:
         return [name for name, bad in zip(BUDGETS, self.over[i], strict=True) if bad]
 
-    def dynamic_energy_j(self, clock_hz: float, dram_pj_per_bit: float) -> np.ndarray:
-        """Energy per image of the busy engine: DSP/BRAM power × busy time + DRAM traffic."""
-        return self.busy_power_w * self.cycles / clock_hz + self.dram_bits * dram_pj_per_bit * 1e-12
+    def dynamic_energy_j(self, part: FPGAPart) -> np.ndarray:
+        """Energy per image of the busy engine (:func:`dynamic_energy_j`)."""
+        return dynamic_energy_j(self.busy_power_w, self.cycles, self.dram_bits, part)
+
+
+@dataclass(frozen=True)
+class TileTerms:
+    """The engine equations' per-(tiling, layer) integers that do not depend on the ports.
+
+    Arrays broadcast together (``(T, L)`` from :func:`tile_terms`). A stage tuner computes them
+    once per tiling and layer, then :meth:`cycles` for every port split: the ports only enter
+    through the three load/store times.
+    """
+
+    tiles: np.ndarray  # ⌈R/Tr⌉·⌈C/Tc⌉·(M iterations)
+    n_iter: np.ndarray  # input-channel passes per tile
+    t_comp: np.ndarray
+    in_bits: np.ndarray  # per input tile
+    w_bits: np.ndarray  # per weight tile
+    out_bits: np.ndarray  # per output tile
+
+    def map(self, fn) -> TileTerms:
+        """The same terms with ``fn`` applied to every array (indexing, reshaping)."""
+        return TileTerms(*(fn(getattr(self, f.name)) for f in fields(self)))
+
+    @property
+    def dram_bits(self) -> np.ndarray:
+        return self.tiles * (self.n_iter * (self.in_bits + self.w_bits) + self.out_bits)
+
+    def cycles(self, ib, wb, ob, *, bottleneck: bool = False):
+        """Cycles per layer with port widths ``ib, wb, ob`` (broadcast against the terms);
+        with ``bottleneck=True`` also the :class:`Bottleneck` of each layer."""
+        t_in = _ceil_div(self.in_bits, ib)
+        t_w = _ceil_div(self.w_bits, wb)
+        t_out = _ceil_div(self.out_bits, ob)
+        l1 = np.maximum(np.maximum(self.t_comp, t_in), t_w)
+        inner = self.n_iter * l1
+        cycles = self.tiles * np.maximum(inner, t_out) + t_out + l1
+        if not bottleneck:
+            return cycles
+        kind = np.select(
+            [t_out > inner, l1 == self.t_comp, l1 == t_in],
+            [Bottleneck.STORE_OFM, Bottleneck.COMPUTE, Bottleneck.LOAD_IFM],
+            Bottleneck.LOAD_WEIGHTS,
+        )
+        return cycles, kind
+
+
+def tile_terms(table: LayerTable, tilings: np.ndarray, precision: Precision) -> TileTerms:
+    """:class:`TileTerms` of tilings ``(T, 4)`` = Tm, Tn, Tr, Tc on every layer: ``(T, L)``."""
+    tm, tn, tr, tc = (tilings[:, j : j + 1] for j in range(4))
+    t = table
+    # Parallelism actually used per layer; the diagonal mode pairs channels one to one.
+    p_diag = np.minimum(np.minimum(tm, tn), t.m)
+    m_par = np.where(t.diagonal, p_diag, np.minimum(tm, t.m))
+    n_par = np.where(t.diagonal, p_diag, np.minimum(tn, t.n))
+    n_iter = np.where(t.diagonal, 1, _ceil_div(t.n, tn))
+    m_iter = np.where(t.diagonal, _ceil_div(t.m, p_diag), t.groups * _ceil_div(t.m, tm))
+    tr_e, tc_e = np.minimum(tr, t.r), np.minimum(tc, t.c)
+    tr_in, tc_in = t.s * tr_e + t.k - t.s, t.s * tc_e + t.k - t.s
+    w_tile = np.where(t.has_weights, m_par * np.where(t.diagonal, 1, n_par) * t.k**2, 0)
+    return TileTerms(
+        tiles=_ceil_div(t.r, tr) * _ceil_div(t.c, tc) * m_iter,
+        n_iter=n_iter,
+        t_comp=t.k**2 * tr_e * tc_e,
+        in_bits=n_par * tr_in * tc_in * precision.act_bits,
+        w_bits=w_tile * precision.weight_bits,
+        out_bits=m_par * tr_e * tc_e * precision.act_bits,
+    )
+
+
+def busy_power_w(dsp: np.ndarray, bram: np.ndarray, part: FPGAPart) -> np.ndarray:
+    """Dynamic power of the DSPs and BRAMs an engine uses while it computes."""
+    return (dsp * part.dsp_mw + bram * part.bram_mw) * 1e-3
+
+
+def dynamic_energy_j(busy_w, cycles, dram_bits, part: FPGAPart) -> np.ndarray:
+    """Energy per image of a busy engine: its DSP/BRAM power × busy time + DRAM traffic."""
+    return busy_w * cycles / part.clock_hz + dram_bits * part.dram_pj_per_bit * 1e-12
 
 
 def evaluate_batch(
@@ -192,42 +268,15 @@ def evaluate_batch(
         raise ValueError(f"designs must be a (D, {len(DESIGN_FIELDS)}) integer array")
     if (designs < 1).any():
         raise ValueError("every design field must be >= 1")
-    tm, tn, tr, tc, ib, wb, ob = (designs[:, j : j + 1] for j in range(len(DESIGN_FIELDS)))
-    b_act, b_w = precision.act_bits, precision.weight_bits
-    t = table
-
-    # Parallelism actually used per layer; the diagonal mode pairs channels one to one.
-    p_diag = np.minimum(np.minimum(tm, tn), t.m)
-    m_par = np.where(t.diagonal, p_diag, np.minimum(tm, t.m))
-    n_par = np.where(t.diagonal, p_diag, np.minimum(tn, t.n))
-    n_iter = np.where(t.diagonal, 1, _ceil_div(t.n, tn))
-    m_iter = np.where(t.diagonal, _ceil_div(t.m, p_diag), t.groups * _ceil_div(t.m, tm))
-    tr_e, tc_e = np.minimum(tr, t.r), np.minimum(tc, t.c)
-    tr_in, tc_in = t.s * tr_e + t.k - t.s, t.s * tc_e + t.k - t.s
-    w_tile = np.where(t.has_weights, m_par * np.where(t.diagonal, 1, n_par) * t.k**2, 0)
-
-    t_comp = t.k**2 * tr_e * tc_e
-    in_bits = n_par * tr_in * tc_in * b_act
-    w_bits = w_tile * b_w
-    out_bits = m_par * tr_e * tc_e * b_act
-    t_in, t_w, t_out = _ceil_div(in_bits, ib), _ceil_div(w_bits, wb), _ceil_div(out_bits, ob)
-    l1 = np.maximum(np.maximum(t_comp, t_in), t_w)
-    inner = n_iter * l1
-    l2 = np.maximum(inner, t_out)
-    tiles = _ceil_div(t.r, tr) * _ceil_div(t.c, tc) * m_iter
-    layer_cycles = tiles * l2 + t_out + l1
-    layer_dram_bits = tiles * (n_iter * (in_bits + w_bits) + out_bits)
-
-    bottleneck = np.select(
-        [t_out > inner, l1 == t_comp, l1 == t_in],
-        [Bottleneck.STORE_OFM, Bottleneck.COMPUTE, Bottleneck.LOAD_IFM],
-        Bottleneck.LOAD_WEIGHTS,
-    )
+    ib, wb, ob = (designs[:, j : j + 1] for j in range(4, 7))
+    terms = tile_terms(table, designs[:, :4], precision)
+    layer_cycles, bottleneck = terms.cycles(ib, wb, ob, bottleneck=True)
+    layer_dram_bits = terms.dram_bits
     bottleneck_cycles = np.stack(
         [np.where(bottleneck == b, layer_cycles, 0).sum(axis=1) for b in Bottleneck], axis=1
     )
 
-    dsp, bram, lut = resources(t, designs[:, :4], precision)
+    dsp, bram, lut = resources(table, designs[:, :4], precision)
     bandwidth = (ib + wb + ob)[:, 0]
     over = np.stack(
         [
@@ -238,7 +287,6 @@ def evaluate_batch(
         ],
         axis=1,
     )
-    busy_power_w = (dsp * part.dsp_mw + bram * part.bram_mw) * 1e-3
     return EngineBatch(
         designs=designs,
         cycles=layer_cycles.sum(axis=1),
@@ -248,11 +296,46 @@ def evaluate_batch(
         bandwidth=bandwidth,
         over=over,
         dram_bits=layer_dram_bits.sum(axis=1),
-        busy_power_w=busy_power_w,
+        busy_power_w=busy_power_w(dsp, bram, part),
         bottleneck_cycles=bottleneck_cycles,
         layer_cycles=layer_cycles if per_layer else None,
         layer_bottleneck=bottleneck if per_layer else None,
         layer_dram_bits=layer_dram_bits if per_layer else None,
+    )
+
+
+def tile_depths(table: LayerTable, sides: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Words per input-tile and output-tile buffer bank of tile sizes ``(T, 2)`` = Tr, Tc on
+    every layer: two ``(T, L)`` arrays (a buffer serves the largest tile of its layers)."""
+    tr, tc = sides[:, 0:1], sides[:, 1:2]
+    t = table
+    tr_e, tc_e = np.minimum(tr, t.r), np.minimum(tc, t.c)
+    return (t.s * tr_e + t.k - t.s) * (t.s * tc_e + t.k - t.s), tr_e * tc_e
+
+
+def weight_depth(table: LayerTable) -> np.ndarray:
+    """Words per weight buffer bank on every layer, ``(1, L)``: K² (pooling has no weights)."""
+    return np.where(table.has_weights, table.k**2, 0)
+
+
+def bank_blocks(depth, bits: int):
+    """BRAM18Ks of one bank holding ``depth`` words of ``bits`` bits."""
+    return _ceil_div(depth * bits, BRAM18K_BITS)
+
+
+def bram_from_banks(tm, tn, blocks_in, blocks_out, blocks_w):
+    """BRAM18Ks of the double-buffered banks: Tn input, Tm output and Tm·Tn weight banks."""
+    return 2 * tn * blocks_in + 2 * tm * blocks_out + 2 * tm * tn * blocks_w
+
+
+def bram_blocks(tm, tn, depth_in, depth_out, depth_w, precision: Precision):
+    """BRAM18Ks of an engine whose banks are as deep as the given depths (broadcast)."""
+    return bram_from_banks(
+        tm,
+        tn,
+        bank_blocks(depth_in, precision.act_bits),
+        bank_blocks(depth_out, precision.act_bits),
+        bank_blocks(depth_w, precision.weight_bits),
     )
 
 
@@ -263,17 +346,15 @@ def resources(
 
     Buffers are double-buffered and as deep as the largest tile any of the layers needs.
     """
-    tm, tn, tr, tc = (tilings[:, j : j + 1] for j in range(4))
-    t = table
-    tr_e, tc_e = np.minimum(tr, t.r), np.minimum(tc, t.c)
-    depth_in = ((t.s * tr_e + t.k - t.s) * (t.s * tc_e + t.k - t.s)).max(axis=1)
-    depth_out = (tr_e * tc_e).max(axis=1)
-    depth_w = int(np.where(t.has_weights, t.k**2, 0).max())
-    tm, tn = tm[:, 0], tn[:, 0]
-    bram = (
-        2 * tn * _ceil_div(depth_in * precision.act_bits, BRAM18K_BITS)
-        + 2 * tm * _ceil_div(depth_out * precision.act_bits, BRAM18K_BITS)
-        + 2 * tm * tn * (-(-depth_w * precision.weight_bits // BRAM18K_BITS))
+    depth_in, depth_out = tile_depths(table, tilings[:, 2:4])
+    tm, tn = tilings[:, 0], tilings[:, 1]
+    bram = bram_blocks(
+        tm,
+        tn,
+        depth_in.max(axis=1),
+        depth_out.max(axis=1),
+        int(weight_depth(table).max()),
+        precision,
     )
     units = tm * tn
     return (

@@ -235,7 +235,7 @@ def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMet
 
     stages, violations, energy_j = [], [], 0.0
     for i, (s, part, b, t) in enumerate(zip(hardware.stages, parts, batches, times, strict=True)):
-        e_j = part.static_w * period + b.dynamic_energy_j(part.clock_hz, part.dram_pj_per_bit)[0]
+        e_j = part.static_w * period + b.dynamic_energy_j(part)[0]
         energy_j += e_j
         broken = b.violations(0)
         used = {

@@ -31,6 +31,7 @@ from coexplore.platforms.fpga_pipeline.pipeline import (
     link_gbps,
 )
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.exact import Choice, PartSolver
 from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
 from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS, StageFront
 from coexplore.workloads.layer import Network
@@ -64,7 +65,12 @@ class TuneResult:
 
 @dataclass
 class StageTuner:
-    """Tunes (part, layer range) problems of one network once each, deterministically."""
+    """Tunes the (part, layer range) stages of one network, each once, deterministically.
+
+    With ``exhaustive`` every part's ranges are solved together, exactly
+    (:class:`~coexplore.platforms.fpga_pipeline.tuning.exact.PartSolver`); the other tuners
+    search each range's own space (:data:`TUNERS`) and keep its front.
+    """
 
     network: Network
     precision: str = "fixed16"
@@ -75,39 +81,97 @@ class StageTuner:
     port_quanta: int = DEFAULT_PORT_QUANTA
     progress: bool = False
     _fronts: dict[tuple[str, int, int], StageFront] = field(default_factory=dict, repr=False)
+    _solvers: dict[str, PartSolver] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._tune = TUNERS.get(self.tuner)
         self._precision = PRECISIONS.get(self.precision)
+        self.exact = self.tuner == "exhaustive"
         if self.budget < 1:
             raise ValueError(f"the tuner budget must be >= 1, got {self.budget}")
 
-    def front(self, part: str, start: int, stop: int) -> StageFront:
-        key = (part, start, stop)
-        if key not in self._fronts:
-            problem = StageProblem(
-                self.network.layers[start:stop],
+    def solver(self, part: str) -> PartSolver:
+        """The exact solver of every layer range of the network on ``part``."""
+        if part not in self._solvers:
+            self._solvers[part] = PartSolver(
+                self.network.layers,
                 get_part(part),
                 self._precision,
                 square_tiles=self.square_tiles,
                 port_quanta=self.port_quanta,
             )
-            # A seed per problem, so results do not depend on the order problems are tuned in.
-            rng = np.random.default_rng([self.seed, zlib.crc32(part.encode()), start, stop])
-            self._fronts[key] = self._tune(problem, self.budget, rng)
+        return self._solvers[part]
+
+    def front(self, part: str, start: int, stop: int) -> StageFront:
+        """The (cycles, energy) front of the valid designs of one stage that the tuner found."""
+        key = (part, start, stop)
+        if key not in self._fronts:
+            if self.exact:
+                self._fronts[key] = self.solver(part).front(start, stop)
+            else:
+                problem = StageProblem(
+                    self.network.layers[start:stop],
+                    get_part(part),
+                    self._precision,
+                    square_tiles=self.square_tiles,
+                    port_quanta=self.port_quanta,
+                )
+                # A seed per problem: results do not depend on the order problems are tuned in.
+                rng = np.random.default_rng([self.seed, zlib.crc32(part.encode()), start, stop])
+                self._fronts[key] = self._tune(problem, self.budget, rng)
         return self._fronts[key]
 
+    def fastest(self, part: str, ranges: Sequence[tuple[int, int]]) -> list[Choice | None]:
+        """Each stage's fastest design (least energy among the fastest); None where none fits."""
+        if self.exact:
+            a, b = _ends(ranges)
+            return self.solver(part).fastest(a, b)
+        return [_front_choice(self.front(part, a, b), 0) for a, b in ranges]
+
+    def frugal(
+        self, part: str, ranges: Sequence[tuple[int, int]], max_cycles: float
+    ) -> list[Choice | None]:
+        """Each stage's least-energy design within ``max_cycles``; None where none is."""
+        if self.exact:
+            a, b = _ends(ranges)
+            return self.solver(part).frugal(a, b, max_cycles)
+        out = []
+        for a, b in ranges:
+            f = self.front(part, a, b)
+            out.append(_front_choice(f, f.frugal_within(max_cycles)))
+        return out
+
+    def stage_times(self, part: FPGAPart, ranges: Sequence[tuple[int, int]]) -> list[float]:
+        """Seconds of each stage's fastest design (inf where nothing fits)."""
+        return [
+            inf if c is None else c.cycles / part.clock_hz for c in self.fastest(part.name, ranges)
+        ]
+
     def stage_time(self, part: FPGAPart, start: int, stop: int) -> float:
-        f = self.front(part.name, start, stop)
-        return inf if f.empty else float(f.cycles[0]) / part.clock_hz
+        return self.stage_times(part, [(start, stop)])[0]
 
     @property
     def evaluations(self) -> int:
-        return sum(f.evaluations for f in self._fronts.values())
+        """Engine designs evaluated (exact: bound evaluations included)."""
+        solved = sum(s.evaluations for s in self._solvers.values())
+        return solved + sum(f.evaluations for f in self._fronts.values() if not self.exact)
 
     @property
     def problems(self) -> int:
-        return len(self._fronts)
+        """(part, layer range) stages tuned."""
+        solved = sum(len(s.solved) for s in self._solvers.values())
+        return solved + (0 if self.exact else len(self._fronts))
+
+
+def _ends(ranges: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    a = np.array([r[0] for r in ranges], dtype=np.int64)
+    return a, np.array([r[1] for r in ranges], dtype=np.int64)
+
+
+def _front_choice(front: StageFront, row: int | None) -> Choice | None:
+    if front.empty or row is None:
+        return None
+    return Choice(front.designs[row], int(front.cycles[row]), float(front.energy_j[row]))
 
 
 def _transfer_s(
@@ -121,25 +185,26 @@ def _assemble(
 ) -> TuneResult:
     """Pick each stage's design (fastest for the period, then least energy) and evaluate."""
     fparts = [get_part(p) for p in parts]
-    fronts = [tuner.front(p, bounds[i], bounds[i + 1]) for i, p in enumerate(parts)]
-    for i, f in enumerate(fronts):
-        if f.empty:
+    ranges = [(bounds[i], bounds[i + 1]) for i in range(len(parts))]
+    fastest = [tuner.fastest(p, [r])[0] for p, r in zip(parts, ranges, strict=True)]
+    for i, f in enumerate(fastest):
+        if f is None:
             raise NoFeasibleDesign(
                 f"no engine design of {parts[i]} fits its budgets for layers "
                 f"{bounds[i]}..{bounds[i + 1] - 1} in {tuner.precision}"
             )
     bits = PRECISIONS.get(tuner.precision).act_bits
-    times = [float(f.cycles[0]) / p.clock_hz for f, p in zip(fronts, fparts, strict=True)]
+    times = [f.cycles / p.clock_hz for f, p in zip(fastest, fparts, strict=True)]
     transfers = [
         _transfer_s(tuner.network, fparts[i], fparts[i + 1], bounds[i + 1], bits, link)
         for i in range(len(parts) - 1)
     ]
     period = max(times + transfers)
     stages = []
-    for i, (f, p) in enumerate(zip(fronts, fparts, strict=True)):
-        row = f.frugal_within(period * p.clock_hz)
+    for i, p in enumerate(fparts):
+        choice = tuner.frugal(p.name, [ranges[i]], period * p.clock_hz)[0]
         stages.append(
-            Stage(p.name, bounds[i], bounds[i + 1], EngineDesign.from_array(f.designs[row]))
+            Stage(p.name, bounds[i], bounds[i + 1], EngineDesign.from_array(choice.design))
         )
     hardware = HardwareDesign(tuple(stages), tuner.precision, link)
     return TuneResult(
@@ -210,33 +275,43 @@ def tune_partition(
     def transfer(i: int, cut: int) -> float:
         return 0.0 if i == 0 else _transfer_s(network, fparts[i - 1], fparts[i], cut, bits, link)
 
-    todo = sum(len(starts(i, j)) for i in range(k) for j in span(i))
-    with tqdm(total=todo, desc="tuning stages", disable=not tuner.progress, leave=False) as bar:
-        # Pass 1: the minimum period over every partition.
-        best = {(0, 0): 0.0}
-        for i in range(k):
-            for j in span(i):
-                options = []
-                for a in starts(i, j):
-                    if (i, a) in best:
-                        t = tuner.stage_time(fparts[i], a, j)
-                        options.append(max(best[(i, a)], transfer(i, a), t))
-                    bar.update()
-                best[(i + 1, j)] = min(options, default=inf)
+    # Every stage each position can take, solved per part in one batch.
+    spans = [[(a, j) for j in span(i) for a in starts(i, j)] for i in range(k)]
+    times: list[dict[tuple[int, int], float]] = []
+    for i in tqdm(range(k), desc="tuning stages", disable=not tuner.progress, leave=False):
+        times.append(dict(zip(spans[i], tuner.stage_times(fparts[i], spans[i]), strict=True)))
+
+    # Pass 1: the minimum period over every partition.
+    best = {(0, 0): 0.0}
+    for i in range(k):
+        for j in span(i):
+            options = [
+                max(best[(i, a)], transfer(i, a), times[i][(a, j)])
+                for a in starts(i, j)
+                if (i, a) in best
+            ]
+            best[(i + 1, j)] = min(options, default=inf)
     period = best[(k, n)]
     if period == inf:
         raise NoFeasibleDesign(f"no partition of {network.name!r} onto {list(parts)} fits")
 
     # Pass 2: among the partitions that reach the period, the least dynamic energy.
-    def energy(i: int, a: int, b: int) -> float:
-        f = tuner.front(parts[i], a, b)
-        row = f.frugal_within(period * fparts[i].clock_hz)
-        return inf if row is None or transfer(i, a) > period * (1 + 1e-12) else f.energy_j[row]
+    energies = []
+    for i in range(k):
+        frugal = tuner.frugal(parts[i], spans[i], period * fparts[i].clock_hz)
+        energies.append(
+            {
+                r: inf if c is None or transfer(i, r[0]) > period * (1 + 1e-12) else c.energy_j
+                for r, c in zip(spans[i], frugal, strict=True)
+            }
+        )
 
     cost, back = {(0, 0): 0.0}, {}
     for i in range(k):
         for j in span(i):
-            choices = [(cost[(i, a)] + energy(i, a, j), a) for a in starts(i, j) if (i, a) in cost]
+            choices = [
+                (cost[(i, a)] + energies[i][(a, j)], a) for a in starts(i, j) if (i, a) in cost
+            ]
             c, a = min(choices, default=(inf, -1))
             cost[(i + 1, j)], back[(i + 1, j)] = c, a
     bounds, j = [n], n

@@ -90,8 +90,8 @@ class StageProblem:
         return port_splits(self.part.dram_bits_per_cycle, self.port_quanta)
 
     @cached_property
-    def tilings(self) -> np.ndarray:
-        """Every (Tm, Tn, Tr, Tc) of the space that fits the DSP, LUT and BRAM budgets."""
+    def grid(self) -> np.ndarray:
+        """Every (Tm, Tn, Tr, Tc) of the space within the MAC-unit cap, in lexicographic order."""
         tm, tn = np.meshgrid(self.tm_values, self.tn_values, indexing="ij")
         keep = tm * tn <= self.max_units
         pairs = np.stack([tm[keep], tn[keep]], axis=1)
@@ -101,12 +101,16 @@ class StageProblem:
         else:
             tr, tc = np.meshgrid(self.tr_values, self.tc_values, indexing="ij")
             rc = np.stack([tr.ravel(), tc.ravel()], axis=1)
-        grid = np.concatenate(
+        return np.concatenate(
             [np.repeat(pairs, len(rc), axis=0), np.tile(rc, (len(pairs), 1))], axis=1
         )
-        dsp, bram, lut = resources(self.table, grid, self.precision)
+
+    @cached_property
+    def tilings(self) -> np.ndarray:
+        """Every tiling of :attr:`grid` that fits the DSP, LUT and BRAM budgets on all layers."""
+        dsp, bram, lut = resources(self.table, self.grid, self.precision)
         fits = (dsp <= self.part.dsp) & (bram <= self.part.bram18k) & (lut <= self.part.lut)
-        return grid[fits]
+        return self.grid[fits]
 
     @property
     def size(self) -> int:

@@ -5,7 +5,9 @@ designs they evaluated, trading stage cycles against dynamic energy, so the pipe
 pick the fastest design of the bottleneck stage and the most frugal fast-enough design of the
 others (throughput first, energy as the tie-break).
 
-- ``exhaustive``: every design of the space, vectorised in chunks; exact.
+- ``exhaustive``: the exact front, found by bounding whole tilings (:mod:`~.exact`).
+- ``reference``: every design of the space evaluated, vectorised in chunks: exact and slow,
+  kept as the plain enumeration the exact tuner is tested and benchmarked against.
 - ``tpe``: hyperopt's Tree-structured Parzen Estimator over the tile sizes (Tn, Tr, Tc) for
   ``budget`` distinct tilings, the largest fitting Tm values and the port split solved exactly
   per proposal.
@@ -49,7 +51,7 @@ class StageFront:
 
     @classmethod
     def of(cls, batch: EngineBatch, problem: StageProblem, evaluations: int) -> StageFront:
-        energy = batch.dynamic_energy_j(problem.part.clock_hz, problem.part.dram_pj_per_bit)
+        energy = batch.dynamic_energy_j(problem.part)
         return pareto(
             batch.designs[batch.valid], batch.cycles[batch.valid], energy[batch.valid], evaluations
         )
@@ -97,7 +99,24 @@ def _empty(evaluations: int) -> StageFront:
 
 @TUNERS.decorator("exhaustive")
 def exhaustive(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
-    """Every design of the space (``budget`` and ``rng`` are ignored): the exact optimum."""
+    """The exact front of the whole space (``budget`` and ``rng`` are ignored), by bounds that
+    skip the tilings that cannot reach it (:mod:`~.exact`): the optimum the others aim for."""
+    from coexplore.platforms.fpga_pipeline.tuning.exact import PartSolver
+
+    solver = PartSolver(
+        problem.layers,
+        problem.part,
+        problem.precision,
+        square_tiles=problem.square_tiles,
+        port_quanta=problem.port_quanta,
+    )
+    return solver.front(0, len(problem.layers))
+
+
+@TUNERS.decorator("reference")
+def reference(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
+    """Every design of the space evaluated, vectorised in chunks (``budget`` and ``rng`` are
+    ignored): the slow, plain enumeration that ``exhaustive`` is tested against."""
     n_t, n_s = len(problem.tilings), len(problem.splits)
     if n_t == 0:
         return _empty(0)
