@@ -26,6 +26,7 @@ a cycle budget, the pipeline's tie-break for non-bottleneck stages) is bounded t
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from coexplore.platforms.fpga_pipeline.engine import (
@@ -230,8 +231,9 @@ class PartSolver:
         cols = np.arange(len(self.splits))[None, :]
         a, b = batch.a[rng][:, None], batch.b[rng][:, None]
         cyc = cum[inv[:, None], cols, b] - cum[inv[:, None], cols, a]
-        busy = busy_power_w(self.dsp[tiling], batch.bram[tiling, rng], self.part)
-        energy = dynamic_energy_j(busy[:, None], cyc, batch.dram_bits[tiling, rng][:, None], self.part)
+        busy = busy_power_w(self.dsp[tiling], batch.bram[tiling, rng], self.part)[:, None]
+        dram = batch.dram_bits[tiling, rng][:, None]
+        energy = dynamic_energy_j(busy, cyc, dram, self.part)
         self.evaluations += cyc.size
         return cyc, energy
 
@@ -352,8 +354,10 @@ class PartSolver:
     def _front_of(self, batch: RangeBatch, tiling: np.ndarray, pareto):
         cyc, energy = self.solve(batch, tiling, np.zeros(len(tiling), dtype=np.int64))
         rows = np.concatenate(
-            [np.repeat(self.tilings[tiling], len(self.splits), axis=0),
-             np.tile(self.splits, (len(tiling), 1))],
+            [
+                np.repeat(self.tilings[tiling], len(self.splits), axis=0),
+                np.tile(self.splits, (len(tiling), 1)),
+            ],
             axis=1,
         )
         return pareto(rows, cyc.ravel(), energy.ravel(), 0)
