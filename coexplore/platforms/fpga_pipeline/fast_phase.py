@@ -60,9 +60,9 @@ class FastPhaseResult:
 def throughput_upper_bound(tuner: StageTuner, pool: list[str]) -> float:
     """No pipeline of pool parts beats this throughput: every layer runs on some stage, and a
     stage takes at least as long as its slowest layer on the best part for that layer."""
-    n = len(tuner.network)
-    worst = max(min(tuner.stage_time(get_part(p), i, i + 1) for p in pool) for i in range(n))
-    return 1.0 / worst
+    layers = [(i, i + 1) for i in range(len(tuner.network))]
+    best = np.min([tuner.stage_times(get_part(p), layers) for p in pool], axis=0)
+    return 1.0 / float(best.max())
 
 
 def bound_failures(tuner: StageTuner, pool: list[str], specs: Specs) -> list[SpecFailure]:

@@ -72,6 +72,14 @@ def distinct_layers(layers: tuple[Layer, ...]) -> tuple[list[Layer], np.ndarray]
     return firsts, np.array(index, dtype=np.int64)
 
 
+def useful_sizes_mask(values: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """``(V, D)``: whether each tile size is a useful one, ``⌈d/k⌉`` for some k, of each
+    dimension d (:func:`~.space.useful_tile_sizes`): exactly when ``v <= d`` and
+    ``⌈d/⌈d/v⌉⌉ == v``."""
+    v, d = values[:, None], dims[None, :]
+    return (v <= d) & (-(-d // -(-d // v)) == v)
+
+
 class RangeMax:
     """Maxima of the rows of a ``(K, L)`` array over column ranges ``[a, b)`` (a sparse table)."""
 
@@ -165,16 +173,12 @@ class PartSolver:
         self.solved: dict[tuple[int, int], Choice | None] = {}
 
     def _membership(self, values: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(index of each tiling's value, running count over the layers of those that have it
-        among their useful tile sizes ⌈d/k⌉): ``(V, L + 1)``."""
+        """(index of each tiling's value among the distinct ones, running count over the
+        layers of those that have it among their useful tile sizes): ``(V, L + 1)``."""
         distinct, index = np.unique(values, return_inverse=True)
-        dims = np.atleast_2d(dims)  # (dimensions per layer, shapes)
-        useful = np.zeros((len(distinct), dims.shape[1]), dtype=bool)
-        for row in dims:
-            # v is ⌈d/k⌉ for some k exactly when ⌈d/⌈d/v⌉⌉ == v (and v <= d)
-            d = row[None, :]
-            v = distinct[:, None]
-            useful |= (v <= d) & (-(-d // -(-d // v)) == v)
+        useful = np.zeros((len(distinct), np.atleast_2d(dims).shape[1]), dtype=bool)
+        for row in np.atleast_2d(dims):  # the dimensions a tile size serves (R and C if square)
+            useful |= useful_sizes_mask(distinct, row)
         return index.reshape(-1), self._cumulative(useful.astype(np.int64))
 
     def _in_space(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -238,42 +242,26 @@ class PartSolver:
         return cyc, energy
 
     def _pick(self, tiling, rng, cycles, energy, n_ranges: int, *, frugal: bool, ok=None):
-        """Per range, the best (tiling, split) by (cycles, energy, order), or with ``frugal`` by
-        (energy, cycles, order) among the ``ok`` ones: a key ``tiling·splits + split`` per
-        range, -1 where there is none."""
+        """Per range, the best of the solved (tiling, split) designs by (cycles, energy,
+        order), or with ``frugal`` by (energy, cycles, order) among the ``ok`` ones."""
         first_key, second_key = (energy, cycles) if frugal else (cycles, energy)
         if ok is not None:
             first_key = np.where(ok, first_key, np.inf)
         # Per pair: the best split (splits are in design order, so argmax takes the first tie).
-        best1 = first_key.min(axis=1, keepdims=True)
-        tied = first_key == best1
+        tied = first_key == first_key.min(axis=1, keepdims=True)
         second = np.where(tied, second_key, np.inf)
-        best2 = second.min(axis=1, keepdims=True)
-        split = np.argmax(tied & (second == best2), axis=1)
-        rows = np.arange(len(tiling))
-        k1, k2 = first_key[rows, split], second_key[rows, split]
-        key = tiling * len(self.splits) + split
-        # Per range: the best pair.
-        live = np.isfinite(k1) if frugal or ok is not None else np.ones(len(key), dtype=bool)
-        key, k1, k2, r = key[live], k1[live], k2[live], rng[live]
-        order = np.lexsort((key, k2, k1, r))
-        first = order[np.r_[True, r[order][1:] != r[order][:-1]]] if len(order) else order
-        best = np.full(n_ranges, -1, dtype=np.int64)
-        best[r[first]] = key[first]
-        return best
-
-    def _choices(self, best: np.ndarray, batch: RangeBatch) -> list[Choice | None]:
-        """Materialise picked (tiling·splits + split) keys as :class:`Choice` values."""
-        n_s = len(self.splits)
-        out: list[Choice | None] = [None] * len(best)
-        found = np.flatnonzero(best >= 0)
-        if len(found) == 0:
-            return out
-        t, s = best[found] // n_s, best[found] % n_s
-        cyc, energy = self.solve(batch, t, found)
-        for k, r in enumerate(found):
-            design = np.concatenate([self.tilings[t[k]], self.splits[s[k]]])
-            out[r] = Choice(design, int(cyc[k, s[k]]), float(energy[k, s[k]]))
+        split = np.argmax(tied & (second == second.min(axis=1, keepdims=True)), axis=1)
+        pair = np.arange(len(tiling))
+        k1, k2 = first_key[pair, split], second_key[pair, split]
+        # Per range: the best pair (tilings are in design order too).
+        pair = pair[np.isfinite(k1)] if ok is not None else pair
+        order = pair[np.lexsort((tiling[pair], k2[pair], k1[pair], rng[pair]))]
+        heads = order[np.r_[True, rng[order][1:] != rng[order][:-1]]] if len(order) else order
+        out: list[Choice | None] = [None] * n_ranges
+        for p in heads.tolist():
+            s = split[p]
+            design = np.concatenate([self.tilings[tiling[p]], self.splits[s]])
+            out[rng[p]] = Choice(design, int(cycles[p, s]), float(energy[p, s]))
         return out
 
     def fastest(self, a: np.ndarray, b: np.ndarray) -> list[Choice | None]:
@@ -295,7 +283,7 @@ class PartSolver:
             tiling, rng = np.nonzero(batch.valid & (bound <= incumbent[None, :]))
             cyc, energy = self.solve(batch, tiling, rng)
             best = self._pick(tiling, rng, cyc, energy, len(ta), frugal=False)
-            for key, choice in zip(todo, self._choices(best, batch), strict=True):
+            for key, choice in zip(todo, best, strict=True):
                 self.solved[key] = choice
         return [self.solved[(int(x), int(y))] for x, y in zip(a, b, strict=True)]
 
@@ -324,7 +312,7 @@ class PartSolver:
         tiling, rng = np.nonzero(ok)
         cyc, energy = self.solve(batch, tiling, rng)
         best = self._pick(tiling, rng, cyc, energy, len(idx), frugal=True, ok=cyc <= limit)
-        for r, choice in zip(live, self._choices(best, batch), strict=True):
+        for r, choice in zip(live, best, strict=True):
             out[r] = choice
         return out
 
