@@ -1,6 +1,5 @@
 """The result cache: round trips, first writer wins, many writers at once, kill -9, the CLI."""
 
-import argparse
 import csv
 import inspect
 import io
@@ -20,7 +19,7 @@ from queue import Empty
 import numpy as np
 import pytest
 
-from coexplore.cli import cache as cli_cache
+from coexplore.cli.main import build_parser
 from coexplore.config import ConfigError
 from coexplore.slow.cache import CacheKey, ResultCache, hash_config
 
@@ -277,11 +276,8 @@ def test_kill_9_loses_nothing_finished_and_leaves_nothing_partial(tmp_path):
 
 
 def cli(*argv):
-    """Run `coexplore cache ...` through a parser built like coexplore.cli.main's."""
-    parser = argparse.ArgumentParser(prog="coexplore")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli_cache.add_parser(sub)
-    args = parser.parse_args(["cache", *argv])
+    """Run `coexplore cache ...` through coexplore.cli.main's parser."""
+    args = build_parser("cache").parse_args(["cache", *argv])
     return args.func(args)
 
 

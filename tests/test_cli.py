@@ -1,5 +1,6 @@
 """The `coexplore hw` command line: JSON contract, tables, round trips, errors."""
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -162,3 +163,44 @@ def test_console_script_help():
         [script, "hw", "tune", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "--partition" in out and "--tuner" in out and "exhaustive" in out
+
+
+LIGHT_CHECK = """
+import contextlib, io, json, sys
+from coexplore.cli.main import main
+for argv in {argvs!r}:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        main(argv)
+print(json.dumps(sorted(m for m in ("torch", "wandb", "stable_baselines3") if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    "argvs",
+    [
+        [["--help"]],
+        [["hw", "--help"], ["hw", "parts", "--json"]],
+        [["hw", "tune", "--net", "lenet5", "--parts", "XC7Z020,XC7A50T", "--json"]],
+        [["--part-file", "no-such.yaml", "hw", "parts"]],
+        [["platforms", "--json"]],
+    ],
+    ids=["help", "hw-parts", "hw-tune", "part-file", "platforms"],
+)
+def test_light_commands_do_not_import_torch_wandb_or_sb3(argvs):
+    out = subprocess.run(
+        [sys.executable, "-c", LIGHT_CHECK.format(argvs=argvs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(out.splitlines()[-1]) == []
+
+
+def test_every_command_has_its_full_parser():
+    from coexplore.cli.main import COMMANDS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(COMMANDS)
+    for name, command in sub.choices.items():  # a full parser, not the one-line entry
+        assert command.description and len(command._actions) > 1, name

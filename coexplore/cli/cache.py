@@ -13,10 +13,10 @@ from coexplore.config import ConfigError
 from coexplore.slow.cache import EXPORT_FORMATS, ResultCache
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     cache = sub.add_parser(
         "cache",
-        help="the result cache of trained candidates: statistics, export",
+        help=summary,
         description="Inspect the SQLite cache of trained-candidate results that the slow phase "
         "fills (it is safe to read while runs write to it): statistics, or every entry as "
         "JSON lines or CSV.",

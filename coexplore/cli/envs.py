@@ -10,10 +10,10 @@ from coexplore.cli.table import render
 from coexplore.scenario import get_scenario, scenario_files
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
         "envs",
-        help="list the scenarios (envs/*.yaml) and their Gymnasium ids",
+        help=summary,
         description="The environment catalogue: each scenario file is the Gymnasium id "
         "coexplore/<name>-v0 once coexplore is imported.",
     )

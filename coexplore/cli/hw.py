@@ -23,10 +23,10 @@ from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.workloads import PRESETS, Network, load_network
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     hw = sub.add_parser(
         "hw",
-        help="FPGA accelerator models: parts, evaluate a design, tune a design",
+        help=summary,
         description="Analytical FPGA models (Zhang et al. FPGA'15 engines in a multi-FPGA "
         "pipeline): list the part catalogue, evaluate a hardware design on a network, or "
         "tune the engine designs and the layer partition for the highest throughput.",

@@ -8,10 +8,10 @@ import json
 from coexplore.cli.table import render
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
         "platforms",
-        help="list the platform families (hardware side of co-design)",
+        help=summary,
         description="List the registered platform families: the metrics each reports (SI "
         "units), its default objectives, and the settings of its scenario sections hardware: "
         "and fast_phase:. Families of your own load from the modules in COEXPLORE_PLUGINS.",

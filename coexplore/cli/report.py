@@ -10,10 +10,10 @@ from typing import Any
 from coexplore.search.report import REPORT_DIR, write_report
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
         "report",
-        help="write the report of a search run (Pareto plots, top candidates, README.md)",
+        help=summary,
         description="Read a search run directory (run.json + candidates.jsonl) and write "
         "DIR/report/: Pareto fronts of validation accuracy vs each objective of the scenario "
         "(FPGA: throughput and energy per image), learning curves (best so far, hypervolume, "

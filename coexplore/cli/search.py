@@ -20,10 +20,10 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, yaml.safe_load(value)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
         "search",
-        help="co-explore networks and FPGA designs on a scenario with an agent",
+        help=summary,
         description="Run a co-exploration search: the agent proposes candidates (a child network "
         "plus an FPGA pipeline) on the scenario's env; the fast phase tunes the hardware and "
         "prunes what cannot meet the specs; survivors are trained (slow phase) and rewarded. "

@@ -14,10 +14,10 @@ from coexplore.slow.trainer import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfi
 from coexplore.spaces import SPACES, make_space
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
         "train",
-        help="train one child network of a search space on a dataset",
+        help=summary,
         description="Train an architecture (its canonical string, or a file holding it) on a "
         "real dataset and report validation/test accuracy, epochs, wall time, parameters and "
         "MACs. With --cache the result is stored, and a repeated call returns it untrained.",
