@@ -185,3 +185,16 @@ def test_stage_tuner_answers_from_one_solver_per_part():
     tune_partition(net, ["XC7A50T", "XC7Z020"], stage_tuner=tuner)
     assert sorted(tuner._solvers) == ["XC7A50T", "XC7Z020"]
     assert tuner.problems == sum(len(s.solved) for s in tuner._solvers.values())
+
+
+def test_search_tuners_solve_exactly_only_where_that_is_cheaper(monkeypatch):
+    from coexplore.platforms.fpga_pipeline.tuning import tuners
+
+    net, parts = chain(11, 3, 8), ["XC7Z020", "XC7A50T"]
+    exact = tune_partition(net, parts, tuner="tpe", budget=20)
+    assert exact.method == "exact"
+    assert exact.hardware == tune_partition(net, parts, tuner="exhaustive").hardware
+    monkeypatch.setattr(tuners, "EXACT_TILINGS_PER_PROPOSAL", 0)  # every space "too large"
+    searched = tune_partition(net, parts, tuner="tpe", budget=20)
+    assert searched.method == "tpe" and searched.metrics.valid
+    assert searched.metrics.throughput_fps <= exact.metrics.throughput_fps * (1 + 1e-12)

@@ -70,9 +70,9 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     )
     tune.add_argument(
         "--tuner",
-        default="exhaustive",
+        default="auto",
         choices=list(TUNERS),
-        help="design tuner (default: exhaustive)",
+        help="design tuner (default: auto: exact wherever that is cheaper than tpe)",
     )
     tune.add_argument(
         "--budget",

@@ -65,7 +65,7 @@ class FPGAPool:
 class FPGAFastConfig:
     """Design tuning: the tuner, its budget, and the hardware designs tried per network."""
 
-    tuner: str = "exhaustive"
+    tuner: str = "auto"
     budget: int = DEFAULT_BUDGET
     hw_attempts: int = 10
 

@@ -241,6 +241,14 @@ class PartSolver:
         self.evaluations += cyc.size
         return cyc, energy
 
+    def energy_bound(self, batch: RangeBatch, tiling: np.ndarray, rng: np.ndarray) -> np.ndarray:
+        """A lower bound on the energy of tilings ``tiling[p]`` on ranges ``rng[p]``: their
+        cycle bound at their power and DRAM traffic (energy only grows with cycles)."""
+        busy = busy_power_w(self.dsp[tiling], batch.bram[tiling, rng], self.part)
+        return dynamic_energy_j(
+            busy, batch.lb_cycles[tiling, rng], batch.dram_bits[tiling, rng], self.part
+        )
+
     def _pick(self, tiling, rng, cycles, energy, n_ranges: int, *, frugal: bool, ok=None):
         """Per range, the best of the solved (tiling, split) designs by (cycles, energy,
         order), or with ``frugal`` by (energy, cycles, order) among the ``ok`` ones."""
@@ -276,11 +284,19 @@ class PartSolver:
             first = bound.argmin(axis=0)
             has = bound[first, np.arange(len(ta))] < NO_DESIGN
             ranges = np.flatnonzero(has)
-            incumbent = np.full(len(ta), NO_DESIGN)
+            # The incumbent: the best split of the tiling with the best bound.
+            inc_c, inc_e = np.full(len(ta), NO_DESIGN), np.full(len(ta), np.inf)
             if len(ranges):
-                cyc, _ = self.solve(batch, first[ranges], ranges)
-                incumbent[ranges] = cyc.min(axis=1)
-            tiling, rng = np.nonzero(batch.valid & (bound <= incumbent[None, :]))
+                cyc, energy = self.solve(batch, first[ranges], ranges)
+                inc_c[ranges] = cyc.min(axis=1)
+                inc_e[ranges] = np.where(cyc == inc_c[ranges, None], energy, np.inf).min(axis=1)
+            # A tiling can win only with a bound below the incumbent's cycles, or equal to them
+            # with an energy bound not above the incumbent's energy.
+            ahead = batch.valid & (bound < inc_c[None, :])
+            t_tie, r_tie = np.nonzero(batch.valid & (bound == inc_c[None, :]))
+            tie_ok = self.energy_bound(batch, t_tie, r_tie) <= inc_e[r_tie]
+            ahead[t_tie[tie_ok], r_tie[tie_ok]] = True
+            tiling, rng = np.nonzero(ahead)
             cyc, energy = self.solve(batch, tiling, rng)
             best = self._pick(tiling, rng, cyc, energy, len(ta), frugal=False)
             for key, choice in zip(todo, best, strict=True):

@@ -31,9 +31,14 @@ from coexplore.platforms.fpga_pipeline.pipeline import (
     link_gbps,
 )
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
-from coexplore.platforms.fpga_pipeline.tuning.exact import Choice, PartSolver
+from coexplore.platforms.fpga_pipeline.tuning.exact import Choice, PartSolver, distinct_layers
 from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
-from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS, StageFront
+from coexplore.platforms.fpga_pipeline.tuning.tuners import (
+    SEARCH_TUNERS,
+    TUNERS,
+    StageFront,
+    exact_is_cheaper,
+)
 from coexplore.workloads.layer import Network
 
 DEFAULT_BUDGET = 200
@@ -51,11 +56,13 @@ class TuneResult:
     evaluations: int  # engine designs evaluated, over every stage tuned
     stage_tunes: int  # (part, layer range) problems tuned
     wall_s: float
+    method: str = "exact"  # how the stages were solved: exact, or the search tuner
 
     def to_dict(self) -> dict:
         return {
             **self.metrics.to_dict(),
             "tuner": self.tuner,
+            "method": self.method,
             "evaluations": self.evaluations,
             "stage_tunes": self.stage_tunes,
             "wall_s": self.wall_s,
@@ -68,13 +75,15 @@ class StageTuner:
     """Tunes the (part, layer range) stages of one network, each once, deterministically.
 
     With ``exhaustive`` every part's ranges are solved together, exactly
-    (:class:`~coexplore.platforms.fpga_pipeline.tuning.exact.PartSolver`); the other tuners
-    search each range's own space (:data:`TUNERS`) and keep its front.
+    (:class:`~coexplore.platforms.fpga_pipeline.tuning.exact.PartSolver`). ``auto``, ``tpe``
+    and ``random`` do the same on every part where that costs less than searching each range
+    with the budget (:func:`~.tuners.exact_is_cheaper`): the result can only be better. Elsewhere,
+    and with ``reference``, each range's own space is tuned (:data:`TUNERS`) and its front kept.
     """
 
     network: Network
     precision: str = "fixed16"
-    tuner: str = "exhaustive"
+    tuner: str = "auto"
     budget: int = DEFAULT_BUDGET
     seed: int = 0
     square_tiles: bool = True
@@ -86,9 +95,33 @@ class StageTuner:
     def __post_init__(self) -> None:
         self._tune = TUNERS.get(self.tuner)
         self._precision = PRECISIONS.get(self.precision)
-        self.exact = self.tuner == "exhaustive"
+        self._exact: dict[str, bool] = {}
         if self.budget < 1:
             raise ValueError(f"the tuner budget must be >= 1, got {self.budget}")
+
+    def exact(self, part: str) -> bool:
+        """Whether ``part``'s stages are solved exactly (see the class doc)."""
+        if part not in self._exact:
+            if self.tuner == "exhaustive":
+                self._exact[part] = True
+            elif self.tuner in SEARCH_TUNERS:
+                space = StageProblem(
+                    tuple(distinct_layers(self.network.layers)[0]),
+                    get_part(part),
+                    self._precision,
+                    square_tiles=self.square_tiles,
+                    port_quanta=self.port_quanta,
+                )
+                self._exact[part] = exact_is_cheaper(len(space.grid), self.budget)
+            else:
+                self._exact[part] = False
+        return self._exact[part]
+
+    @property
+    def method(self) -> str:
+        """``exact`` if every part tuned so far was solved exactly, else the search tuner."""
+        searched = self.tuner if self.tuner in ("reference", "tpe", "random") else "tpe"
+        return "exact" if all(self._exact.values()) else searched
 
     def solver(self, part: str) -> PartSolver:
         """The exact solver of every layer range of the network on ``part``."""
@@ -106,7 +139,7 @@ class StageTuner:
         """The (cycles, energy) front of the valid designs of one stage that the tuner found."""
         key = (part, start, stop)
         if key not in self._fronts:
-            if self.exact:
+            if self.exact(part):
                 self._fronts[key] = self.solver(part).front(start, stop)
             else:
                 problem = StageProblem(
@@ -118,12 +151,13 @@ class StageTuner:
                 )
                 # A seed per problem: results do not depend on the order problems are tuned in.
                 rng = np.random.default_rng([self.seed, zlib.crc32(part.encode()), start, stop])
-                self._fronts[key] = self._tune(problem, self.budget, rng)
+                tune = TUNERS.get("tpe") if self.tuner == "auto" else self._tune
+                self._fronts[key] = tune(problem, self.budget, rng)
         return self._fronts[key]
 
     def fastest(self, part: str, ranges: Sequence[tuple[int, int]]) -> list[Choice | None]:
         """Each stage's fastest design (least energy among the fastest); None where none fits."""
-        if self.exact:
+        if self.exact(part):
             a, b = _ends(ranges)
             return self.solver(part).fastest(a, b)
         return [_front_choice(self.front(part, a, b), 0) for a, b in ranges]
@@ -132,7 +166,7 @@ class StageTuner:
         self, part: str, ranges: Sequence[tuple[int, int]], max_cycles: float
     ) -> list[Choice | None]:
         """Each stage's least-energy design within ``max_cycles``; None where none is."""
-        if self.exact:
+        if self.exact(part):
             a, b = _ends(ranges)
             return self.solver(part).frugal(a, b, max_cycles)
         out = []
@@ -154,13 +188,14 @@ class StageTuner:
     def evaluations(self) -> int:
         """Engine designs evaluated (exact: bound evaluations included)."""
         solved = sum(s.evaluations for s in self._solvers.values())
-        return solved + sum(f.evaluations for f in self._fronts.values() if not self.exact)
+        searched = [f for (part, *_), f in self._fronts.items() if not self.exact(part)]
+        return solved + sum(f.evaluations for f in searched)
 
     @property
     def problems(self) -> int:
         """(part, layer range) stages tuned."""
         solved = sum(len(s.solved) for s in self._solvers.values())
-        return solved + (0 if self.exact else len(self._fronts))
+        return solved + sum(1 for part, *_ in self._fronts if not self.exact(part))
 
 
 def _ends(ranges: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -214,6 +249,7 @@ def _assemble(
         evaluations=tuner.evaluations,
         stage_tunes=tuner.problems,
         wall_s=time.perf_counter() - t0,
+        method=tuner.method,
     )
 
 

@@ -5,6 +5,7 @@ designs they evaluated, trading stage cycles against dynamic energy, so the pipe
 pick the fastest design of the bottleneck stage and the most frugal fast-enough design of the
 others (throughput first, energy as the tie-break).
 
+- ``auto`` (the default): ``exhaustive`` wherever it is cheaper than ``tpe``, else ``tpe``.
 - ``exhaustive``: the exact front, found by bounding whole tilings (:mod:`~.exact`).
 - ``reference``: every design of the space evaluated, vectorised in chunks: exact and slow,
   kept as the plain enumeration the exact tuner is tested and benchmarked against.
@@ -34,6 +35,16 @@ HYPEROPT_TM_CANDIDATES = 8  # largest fitting Tm solved exactly per tpe/random p
 HYPEROPT_MAX_PROPOSALS_PER_TILING = 2  # a converged search repeats itself: stop it
 REFINE_STEPS = 2  # tile sizes either side of the best tiling tried after the search
 REFINE_FACTORS = (0.5, 2.0)  # and the sizes nearest half and twice it (tiles that divide maps)
+# Tilings the exact tuner bounds in the time of one hyperopt proposal (bench/bench_fast_phase.py:
+# ~8M tiling-ranges/s against 5-13 ms per proposal at budget 200).
+EXACT_TILINGS_PER_PROPOSAL = 40_000
+SEARCH_TUNERS = ("auto", "tpe", "random")  # solved exactly where that is cheaper
+
+
+def exact_is_cheaper(tilings: int, budget: int) -> bool:
+    """Whether the exact tuner costs less than a ``budget``-proposal search on a space of
+    ``tilings`` tilings: per stage it bounds every tiling once, a search pays per proposal."""
+    return tilings <= budget * EXACT_TILINGS_PER_PROPOSAL
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,15 @@ def exhaustive(problem: StageProblem, budget: int, rng: np.random.Generator) -> 
         port_quanta=problem.port_quanta,
     )
     return solver.front(0, len(problem.layers))
+
+
+@TUNERS.decorator("auto")
+def auto(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
+    """``exhaustive`` where it costs less than ``tpe`` with this budget (every space but the
+    largest), else ``tpe``."""
+    if exact_is_cheaper(len(problem.grid), budget):
+        return exhaustive(problem, budget, rng)
+    return tpe(problem, budget, rng)
 
 
 @TUNERS.decorator("reference")
