@@ -46,6 +46,7 @@ from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, 
 from coexplore.workloads.layer import Layer
 
 NO_DESIGN = np.iinfo(np.int64).max
+RANGE_CELLS = 1 << 20  # (tiling, range) cells per batch: bounded memory, cache-friendly
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,11 @@ class PartSolver:
             out[rng[p]] = Choice(design, int(cycles[p, s]), float(energy[p, s]))
         return out
 
+    def _chunks(self, n: int) -> list[slice]:
+        """Range batches of at most :data:`RANGE_CELLS` (tiling, range) cells each."""
+        step = max(1, RANGE_CELLS // max(1, len(self.tilings)))
+        return [slice(i, i + step) for i in range(0, n, step)]
+
     def fastest(self, a: np.ndarray, b: np.ndarray) -> list[Choice | None]:
         """The fastest valid design of every range ``[a[r], b[r])`` (None where nothing fits)."""
         todo = [(int(x), int(y)) for x, y in zip(a, b, strict=True) if (x, y) not in self.solved]
@@ -279,29 +285,31 @@ class PartSolver:
             self.solved.update(dict.fromkeys(todo))
         elif todo:
             ta, tb = (np.array(v, dtype=np.int64) for v in zip(*todo, strict=True))
-            batch = self.bounds(ta, tb)
-            bound = np.where(batch.valid, batch.lb_cycles, NO_DESIGN)
-            first = bound.argmin(axis=0)
-            has = bound[first, np.arange(len(ta))] < NO_DESIGN
-            ranges = np.flatnonzero(has)
-            # The incumbent: the best split of the tiling with the best bound.
-            inc_c, inc_e = np.full(len(ta), NO_DESIGN), np.full(len(ta), np.inf)
-            if len(ranges):
-                cyc, energy = self.solve(batch, first[ranges], ranges)
-                inc_c[ranges] = cyc.min(axis=1)
-                inc_e[ranges] = np.where(cyc == inc_c[ranges, None], energy, np.inf).min(axis=1)
-            # A tiling can win only with a bound below the incumbent's cycles, or equal to them
-            # with an energy bound not above the incumbent's energy.
-            ahead = batch.valid & (bound < inc_c[None, :])
-            t_tie, r_tie = np.nonzero(batch.valid & (bound == inc_c[None, :]))
-            tie_ok = self.energy_bound(batch, t_tie, r_tie) <= inc_e[r_tie]
-            ahead[t_tie[tie_ok], r_tie[tie_ok]] = True
-            tiling, rng = np.nonzero(ahead)
-            cyc, energy = self.solve(batch, tiling, rng)
-            best = self._pick(tiling, rng, cyc, energy, len(ta), frugal=False)
-            for key, choice in zip(todo, best, strict=True):
-                self.solved[key] = choice
+            for chunk in self._chunks(len(todo)):
+                best = self._fastest(self.bounds(ta[chunk], tb[chunk]))
+                self.solved.update(zip(todo[chunk], best, strict=True))
         return [self.solved[(int(x), int(y))] for x, y in zip(a, b, strict=True)]
+
+    def _fastest(self, batch: RangeBatch) -> list[Choice | None]:
+        n = len(batch.a)
+        bound = np.where(batch.valid, batch.lb_cycles, NO_DESIGN)
+        first = bound.argmin(axis=0)
+        ranges = np.flatnonzero(bound[first, np.arange(n)] < NO_DESIGN)
+        # The incumbent: the best split of the tiling with the best bound.
+        inc_c, inc_e = np.full(n, NO_DESIGN), np.full(n, np.inf)
+        if len(ranges):
+            cyc, energy = self.solve(batch, first[ranges], ranges)
+            inc_c[ranges] = cyc.min(axis=1)
+            inc_e[ranges] = np.where(cyc == inc_c[ranges, None], energy, np.inf).min(axis=1)
+        # A tiling can win only with a bound below the incumbent's cycles, or equal to them
+        # with an energy bound not above the incumbent's energy.
+        ahead = batch.valid & (bound < inc_c[None, :])
+        t_tie, r_tie = np.nonzero(batch.valid & (bound == inc_c[None, :]))
+        tie_ok = self.energy_bound(batch, t_tie, r_tie) <= inc_e[r_tie]
+        ahead[t_tie[tie_ok], r_tie[tie_ok]] = True
+        tiling, rng = np.nonzero(ahead)
+        cyc, energy = self.solve(batch, tiling, rng)
+        return self._pick(tiling, rng, cyc, energy, n, frugal=False)
 
     def frugal(self, a: np.ndarray, b: np.ndarray, max_cycles: float) -> list[Choice | None]:
         """The least-energy valid design of every range taking at most ``max_cycles`` (with the
@@ -309,28 +317,29 @@ class PartSolver:
         limit = max_cycles * (1 + 1e-12)
         fast = self.fastest(a, b)
         out: list[Choice | None] = [None] * len(a)
-        live = [r for r, f in enumerate(fast) if f is not None and f.cycles <= limit]
-        if not live:
-            return out
-        idx = np.array(live, dtype=np.int64)
-        batch = self.bounds(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
-        if len(idx) < len(a):
-            batch = batch.columns(idx)
+        live = np.array(
+            [r for r, f in enumerate(fast) if f is not None and f.cycles <= limit], dtype=np.int64
+        )
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        for chunk in self._chunks(len(live)):
+            idx = live[chunk]
+            incumbent = np.array([fast[r].energy_j for r in idx])
+            best = self._frugal(self.bounds(a[idx], b[idx]), limit, incumbent)
+            for r, choice in zip(idx.tolist(), best, strict=True):
+                out[r] = choice
+        return out
+
+    def _frugal(self, batch: RangeBatch, limit: float, incumbent: np.ndarray):
         busy = busy_power_w(self.dsp[:, None], batch.bram, self.part)
         bound_e = dynamic_energy_j(busy, batch.lb_cycles, batch.dram_bits, self.part)
-        incumbent = np.array([fast[r].energy_j for r in live])
         feasible = batch.valid & (batch.lb_cycles <= limit)
         # A better incumbent first: the tiling of least bound energy, solved exactly.
         lowest = np.where(feasible, bound_e, np.inf).argmin(axis=0)
-        cyc, energy = self.solve(batch, lowest, np.arange(len(live)))
+        cyc, energy = self.solve(batch, lowest, np.arange(len(batch.a)))
         incumbent = np.minimum(incumbent, np.where(cyc <= limit, energy, np.inf).min(axis=1))
-        ok = feasible & (bound_e <= incumbent[None, :])
-        tiling, rng = np.nonzero(ok)
+        tiling, rng = np.nonzero(feasible & (bound_e <= incumbent[None, :]))
         cyc, energy = self.solve(batch, tiling, rng)
-        best = self._pick(tiling, rng, cyc, energy, len(idx), frugal=True, ok=cyc <= limit)
-        for r, choice in zip(live, best, strict=True):
-            out[r] = choice
-        return out
+        return self._pick(tiling, rng, cyc, energy, len(batch.a), frugal=True, ok=cyc <= limit)
 
     def front(self, a: int, b: int):
         """The exact (cycles, energy) Pareto front of the valid designs of range ``[a, b)``."""
