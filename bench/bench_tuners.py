@@ -38,7 +38,7 @@ from coexplore.platforms.fpga_pipeline.parts import get_part
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
 from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
-from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS, StageFront
+from coexplore.platforms.fpga_pipeline.tuning.tuners import SEARCHES, TUNERS, StageFront
 from coexplore.workloads import LayerKind, Network, preset
 
 GOOD = 0.98  # a run "reaches" the optimum at >= 98% of its throughput
@@ -69,7 +69,8 @@ def timed(fn: Callable, *args) -> tuple:
 
 def run_tuner(name: str, problem: StageProblem, budget: int, seed: int) -> tuple:
     """(StageFront, wall seconds) of one tuner run with ``np.random.default_rng(seed)``."""
-    return timed(TUNERS.get(name), problem, budget, np.random.default_rng(seed))
+    tune = SEARCHES.get(name) or TUNERS.get(name)  # the searches themselves, never handed over
+    return timed(tune, problem, budget, np.random.default_rng(seed))
 
 
 def quality(best_cycles: int, front: StageFront) -> float:

@@ -11,7 +11,7 @@ from coexplore.platforms.fpga_pipeline.engine_reference import evaluate_referenc
 from coexplore.platforms.fpga_pipeline.parts import get_part
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
 from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
-from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
+from coexplore.platforms.fpga_pipeline.tuning.tuners import SEARCHES, TUNERS
 from coexplore.workloads import NetworkBuilder
 
 PRECISION_NAMES = sorted(PRECISIONS)
@@ -89,7 +89,7 @@ def test_cycles_at_least_macs_over_array(net, design):
 )
 def test_tuned_design_never_breaks_a_budget(net, part, precision, tuner):
     problem = StageProblem(net.layers, get_part(part), PRECISIONS.get(precision))
-    front = TUNERS.get(tuner)(problem, 200, np.random.default_rng(0))
+    front = (SEARCHES.get(tuner) or TUNERS.get(tuner))(problem, 200, np.random.default_rng(0))
     if front.empty:  # nothing fits: then no design of the space may fit either
         assert len(problem.tilings) == 0
         return

@@ -198,3 +198,18 @@ def test_search_tuners_solve_exactly_only_where_that_is_cheaper(monkeypatch):
     searched = tune_partition(net, parts, tuner="tpe", budget=20)
     assert searched.method == "tpe" and searched.metrics.valid
     assert searched.metrics.throughput_fps <= exact.metrics.throughput_fps * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("name", ["tpe", "random", "auto"])
+def test_a_stage_search_hands_over_to_exact_where_that_is_cheaper(name, monkeypatch):
+    from coexplore.platforms.fpga_pipeline.tuning import tuners
+
+    problem = StageProblem(chain(12, 3, 8).layers, get_part("XC7Z020"), PRECISIONS.get("fixed16"))
+    same_front(
+        TUNERS.get(name)(problem, 20, np.random.default_rng(0)),
+        TUNERS.get("reference")(problem, 0, None),
+    )
+    monkeypatch.setattr(tuners, "EXACT_TILINGS_PER_PROPOSAL", 0)
+    searched = TUNERS.get(name)(problem, 20, np.random.default_rng(0))
+    direct = tuners.SEARCHES[name](problem, 20, np.random.default_rng(0))
+    same_front(searched, direct)

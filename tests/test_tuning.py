@@ -21,7 +21,7 @@ from coexplore.platforms.fpga_pipeline.tuning.space import (
     port_splits,
     useful_tile_sizes,
 )
-from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
+from coexplore.platforms.fpga_pipeline.tuning.tuners import SEARCHES, TUNERS
 from coexplore.workloads import NetworkBuilder, preset
 
 SMALL = (
@@ -74,8 +74,8 @@ def test_known_optimum_of_a_compute_bound_layer():
 @pytest.mark.parametrize("tuner", ["random", "tpe"])
 def test_sampling_tuners_are_seeded_and_close_to_optimum(tuner):
     problem = StageProblem(SMALL.layers, get_part("XC7Z020"), PRECISIONS.get("fixed16"))
-    a = TUNERS.get(tuner)(problem, 60, np.random.default_rng(3))
-    b = TUNERS.get(tuner)(problem, 60, np.random.default_rng(3))
+    a = SEARCHES[tuner](problem, 60, np.random.default_rng(3))
+    b = SEARCHES[tuner](problem, 60, np.random.default_rng(3))
     assert np.array_equal(a.designs, b.designs) and np.array_equal(a.cycles, b.cycles)
     best = TUNERS.get("exhaustive")(problem, 0, None).cycles[0]
     assert best <= a.cycles[0] <= 1.5 * best

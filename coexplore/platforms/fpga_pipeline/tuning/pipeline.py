@@ -34,7 +34,7 @@ from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
 from coexplore.platforms.fpga_pipeline.tuning.exact import Choice, PartSolver, distinct_layers
 from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
 from coexplore.platforms.fpga_pipeline.tuning.tuners import (
-    SEARCH_TUNERS,
+    SEARCHES,
     TUNERS,
     StageFront,
     exact_is_cheaper,
@@ -104,7 +104,7 @@ class StageTuner:
         if part not in self._exact:
             if self.tuner == "exhaustive":
                 self._exact[part] = True
-            elif self.tuner in SEARCH_TUNERS:
+            elif self.tuner in SEARCHES:
                 space = StageProblem(
                     tuple(distinct_layers(self.network.layers)[0]),
                     get_part(part),
@@ -151,7 +151,7 @@ class StageTuner:
                 )
                 # A seed per problem: results do not depend on the order problems are tuned in.
                 rng = np.random.default_rng([self.seed, zlib.crc32(part.encode()), start, stop])
-                tune = TUNERS.get("tpe") if self.tuner == "auto" else self._tune
+                tune = SEARCHES.get(self.tuner, self._tune)  # this part is too large for exact
                 self._fronts[key] = tune(problem, self.budget, rng)
         return self._fronts[key]
 

@@ -5,7 +5,6 @@ designs they evaluated, trading stage cycles against dynamic energy, so the pipe
 pick the fastest design of the bottleneck stage and the most frugal fast-enough design of the
 others (throughput first, energy as the tie-break).
 
-- ``auto`` (the default): ``exhaustive`` wherever it is cheaper than ``tpe``, else ``tpe``.
 - ``exhaustive``: the exact front, found by bounding whole tilings (:mod:`~.exact`).
 - ``reference``: every design of the space evaluated, vectorised in chunks: exact and slow,
   kept as the plain enumeration the exact tuner is tested and benchmarked against.
@@ -14,6 +13,11 @@ others (throughput first, energy as the tie-break).
   per proposal.
 - ``random``: hyperopt's random search over the same space, with the same inner solve: the
   baseline that shows what TPE's model buys at equal budget.
+- ``auto`` (the default): ``exhaustive`` where that is cheaper than ``tpe``, else ``tpe``.
+
+``tpe``, ``random`` and ``auto`` solve a space exactly wherever the exact tuner costs less than
+the search (:func:`exact_is_cheaper`): the result can only be better, and a search is never
+slower than the exact answer. :data:`SEARCHES` holds the searches themselves.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ REFINE_FACTORS = (0.5, 2.0)  # and the sizes nearest half and twice it (tiles th
 # Tilings the exact tuner bounds in the time of one hyperopt proposal (bench/bench_fast_phase.py:
 # ~8M tiling-ranges/s against 5-13 ms per proposal at budget 200).
 EXACT_TILINGS_PER_PROPOSAL = 40_000
-SEARCH_TUNERS = ("auto", "tpe", "random")  # solved exactly where that is cheaper
 
 
 def exact_is_cheaper(tilings: int, budget: int) -> bool:
@@ -122,15 +125,6 @@ def exhaustive(problem: StageProblem, budget: int, rng: np.random.Generator) -> 
         port_quanta=problem.port_quanta,
     )
     return solver.front(0, len(problem.layers))
-
-
-@TUNERS.decorator("auto")
-def auto(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
-    """``exhaustive`` where it costs less than ``tpe`` with this budget (every space but the
-    largest), else ``tpe``."""
-    if exact_is_cheaper(len(problem.grid), budget):
-        return exhaustive(problem, budget, rng)
-    return tpe(problem, budget, rng)
 
 
 @TUNERS.decorator("reference")
@@ -249,8 +243,7 @@ def _hyperopt_search(
     return StageFront.merge(fronts) if fronts else _empty(0)
 
 
-@TUNERS.decorator("tpe")
-def tpe(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
+def tpe_search(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
     """hyperopt's Tree-structured Parzen Estimator, ``budget`` distinct tilings."""
     from hyperopt import tpe as hyperopt_tpe
 
@@ -262,9 +255,29 @@ def tpe(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFr
     return _hyperopt_search(problem, budget, rng, algo)
 
 
-@TUNERS.decorator("random")
 def random_search(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
     """hyperopt's random search over the same space as ``tpe``, ``budget`` distinct tilings."""
     from hyperopt import rand
 
     return _hyperopt_search(problem, budget, rng, lambda _budget: rand.suggest)
+
+
+# The searches themselves, whatever the size of the space (benchmarks measure these).
+SEARCHES: dict[str, Tuner] = {"tpe": tpe_search, "random": random_search, "auto": tpe_search}
+
+
+def _search_or_exact(name: str) -> Tuner:
+    def tune(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
+        if exact_is_cheaper(len(problem.grid), budget):
+            return exhaustive(problem, budget, rng)
+        return SEARCHES[name](problem, budget, rng)
+
+    tune.__doc__ = (
+        f"``exhaustive`` where it costs less than {name!r} searching with this budget "
+        f"(:func:`exact_is_cheaper`), else the search (:data:`SEARCHES`)."
+    )
+    return tune
+
+
+for _name in SEARCHES:
+    TUNERS.register(_name, _search_or_exact(_name))
