@@ -101,6 +101,7 @@ def test_tune_fixed_partition_with_tpe_and_out_file(capsys, tmp_path):
     assert [s["layers"][0] for s in report["stages"]] == [0, 3]
     assert json.loads(out.read_text()) == report["hardware"]
     assert report["tuner"] == "tpe" and report["evaluations"] > 0
+    assert report["method"] == "exact"  # a space this small is solved exactly
 
 
 def test_human_output_has_stage_and_layer_tables(capsys):

@@ -202,6 +202,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     report = _report(network, result.hardware, result.metrics, _specs(args))
     report.update(
         tuner=result.tuner,
+        method=result.method,
         evaluations=result.evaluations,
         stage_tunes=result.stage_tunes,
         wall_s=result.wall_s,
@@ -211,7 +212,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         with open(args.out, "w") as fh:
             json.dump(result.hardware.to_dict(), fh, indent=2)
     header = (
-        f"tuned with {result.tuner}: {result.evaluations:,} designs evaluated over "
+        f"tuned with {result.tuner}"
+        + (" (solved exactly)" if result.method == "exact" and result.tuner != "exhaustive" else "")
+        + f": {result.evaluations:,} designs evaluated over "
         f"{result.stage_tunes} stage problems in {result.wall_s:.1f} s"
     )
     _emit(args, report, network, result.hardware, result.metrics, header=header)
