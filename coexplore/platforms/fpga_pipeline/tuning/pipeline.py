@@ -331,22 +331,20 @@ def tune_partition(
     if period == inf:
         raise NoFeasibleDesign(f"no partition of {network.name!r} onto {list(parts)} fits")
 
-    # Pass 2: among the partitions that reach the period, the least dynamic energy.
-    energies = []
-    for i in range(k):
-        frugal = tuner.frugal(parts[i], spans[i], period * fparts[i].clock_hz)
-        energies.append(
-            {
-                r: inf if c is None or transfer(i, r[0]) > period * (1 + 1e-12) else c.energy_j
-                for r, c in zip(spans[i], frugal, strict=True)
-            }
-        )
-
+    # Pass 2: among the partitions that reach the period, the least dynamic energy. Position
+    # by position, so only stages that some partition can reach are asked for their design.
     cost, back = {(0, 0): 0.0}, {}
     for i in range(k):
+        live = [
+            r
+            for r in spans[i]
+            if cost.get((i, r[0]), inf) < inf and transfer(i, r[0]) <= period * (1 + 1e-12)
+        ]
+        frugal = tuner.frugal(parts[i], live, period * fparts[i].clock_hz)
+        energy = {r: inf if c is None else c.energy_j for r, c in zip(live, frugal, strict=True)}
         for j in span(i):
             choices = [
-                (cost[(i, a)] + energies[i][(a, j)], a) for a in starts(i, j) if (i, a) in cost
+                (cost[(i, a)] + energy.get((a, j), inf), a) for a in starts(i, j) if (i, a) in cost
             ]
             c, a = min(choices, default=(inf, -1))
             cost[(i + 1, j)], back[(i + 1, j)] = c, a
