@@ -43,6 +43,7 @@ from coexplore.platforms.fpga_pipeline.engine import (
 from coexplore.platforms.fpga_pipeline.parts import FPGAPart
 from coexplore.platforms.fpga_pipeline.precision import Precision
 from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
+from coexplore.platforms.fpga_pipeline.tuning.tuners import StageFront, empty_front, pareto
 from coexplore.workloads.layer import Layer
 
 NO_DESIGN = np.iinfo(np.int64).max
@@ -113,14 +114,6 @@ class RangeBatch:
     bram: np.ndarray
     valid: np.ndarray
     dram_bits: np.ndarray
-
-    def columns(self, idx: np.ndarray) -> RangeBatch:
-        """The batch of the ranges ``idx`` only."""
-        return RangeBatch(
-            self.a[idx],
-            self.b[idx],
-            *(x[:, idx] for x in (self.lb_cycles, self.bram, self.valid, self.dram_bits)),
-        )
 
 
 class PartSolver:
@@ -195,11 +188,6 @@ class PartSolver:
         out = np.zeros((*per_layer.shape[:-1], self.num_layers + 1), dtype=np.int64)
         np.cumsum(per_layer, axis=-1, out=out[..., 1:])
         return out
-
-    @property
-    def size(self) -> int:
-        """Designs in the part's grid (tilings that fit some layer × port splits)."""
-        return len(self.tilings) * len(self.splits)
 
     def bounds(self, a: np.ndarray, b: np.ndarray) -> RangeBatch:
         """Cycle bounds, BRAM use and validity of every tiling on the ranges ``[a, b)``."""
@@ -341,30 +329,28 @@ class PartSolver:
         cyc, energy = self.solve(batch, tiling, rng)
         return self._pick(tiling, rng, cyc, energy, len(batch.a), frugal=True, ok=cyc <= limit)
 
-    def front(self, a: int, b: int):
+    def front(self, a: int, b: int) -> StageFront:
         """The exact (cycles, energy) Pareto front of the valid designs of range ``[a, b)``."""
-        from coexplore.platforms.fpga_pipeline.tuning.tuners import StageFront, pareto
-
         before = self.evaluations
         batch = self.bounds(np.array([a]), np.array([b]))
         fastest = self.fastest(np.array([a]), np.array([b]))[0]
         if fastest is None:
-            return StageFront(np.zeros((0, 7), np.int64), np.zeros(0, np.int64), np.zeros(0), 0)
+            return empty_front(0)
         lb_c = batch.lb_cycles[:, 0]
-        busy = busy_power_w(self.dsp, batch.bram[:, 0], self.part)
-        lb_e = dynamic_energy_j(busy, lb_c, batch.dram_bits[:, 0], self.part)
+        everyone = np.arange(len(self.tilings))
+        lb_e = self.energy_bound(batch, everyone, np.zeros_like(everyone))
         tiling = np.flatnonzero(batch.valid[:, 0] & (lb_c <= fastest.cycles))
-        front = self._front_of(batch, tiling, pareto)
+        front = self._front_of(batch, tiling)
         # A tiling can add a point only where its bound is not beaten by the front so far.
         i = np.searchsorted(front.cycles, lb_c, side="right") - 1
         e_before = np.where(i >= 0, front.energy_j[np.maximum(i, 0)], np.inf)
         c_before = np.where(i >= 0, front.cycles[np.maximum(i, 0)], 0)
         beaten = (e_before < lb_e) | ((e_before == lb_e) & (c_before < lb_c))
         more = np.flatnonzero(batch.valid[:, 0] & ~beaten)
-        front = self._front_of(batch, np.union1d(tiling, more), pareto)
+        front = self._front_of(batch, np.union1d(tiling, more))
         return StageFront(front.designs, front.cycles, front.energy_j, self.evaluations - before)
 
-    def _front_of(self, batch: RangeBatch, tiling: np.ndarray, pareto):
+    def _front_of(self, batch: RangeBatch, tiling: np.ndarray) -> StageFront:
         cyc, energy = self.solve(batch, tiling, np.zeros(len(tiling), dtype=np.int64))
         rows = np.concatenate(
             [

@@ -120,8 +120,9 @@ class StageTuner:
     @property
     def method(self) -> str:
         """``exact`` if every part tuned so far was solved exactly, else the search tuner."""
-        searched = self.tuner if self.tuner in ("reference", "tpe", "random") else "tpe"
-        return "exact" if all(self._exact.values()) else searched
+        if all(self._exact.values()):
+            return "exact"
+        return "tpe" if self.tuner == "auto" else self.tuner
 
     def solver(self, part: str) -> PartSolver:
         """The exact solver of every layer range of the network on ``part``."""

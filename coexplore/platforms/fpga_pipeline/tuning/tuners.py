@@ -104,10 +104,11 @@ def _evaluate(problem: StageProblem, rows: np.ndarray) -> StageFront:
     for i in range(0, len(rows), step):
         batch = evaluate_batch(problem.table, rows[i : i + step], problem.part, problem.precision)
         fronts.append(StageFront.of(batch, problem, len(batch.cycles)))
-    return StageFront.merge(fronts) if fronts else _empty(0)
+    return StageFront.merge(fronts) if fronts else empty_front(0)
 
 
-def _empty(evaluations: int) -> StageFront:
+def empty_front(evaluations: int) -> StageFront:
+    """A front with no design (nothing fits)."""
     return StageFront(np.zeros((0, 7), np.int64), np.zeros(0, np.int64), np.zeros(0), evaluations)
 
 
@@ -133,7 +134,7 @@ def reference(problem: StageProblem, budget: int, rng: np.random.Generator) -> S
     ignored): the slow, plain enumeration that ``exhaustive`` is tested against."""
     n_t, n_s = len(problem.tilings), len(problem.splits)
     if n_t == 0:
-        return _empty(0)
+        return empty_front(0)
     fronts = []
     tilings_per_chunk = max(1, CHUNK_CELLS // (n_s * len(problem.layers)))
     for start in range(0, n_t, tilings_per_chunk):
@@ -158,7 +159,7 @@ def _hyperopt_search(
     from hyperopt import STATUS_OK, Trials, fmin, hp
 
     if len(problem.tilings) == 0:
-        return _empty(0)
+        return empty_front(0)
     tm_v, tn_v = problem.tm_values, problem.tn_values
     side = np.union1d(problem.tr_values, problem.tc_values)
     tr_v = side if problem.square_tiles else problem.tr_values
@@ -240,7 +241,7 @@ def _hyperopt_search(
             evaluate((combo[0], combo[1], combo[1] if problem.square_tiles else combo[2]))
         if min(losses, key=losses.__getitem__) == best:
             break
-    return StageFront.merge(fronts) if fronts else _empty(0)
+    return StageFront.merge(fronts) if fronts else empty_front(0)
 
 
 def tpe_search(problem: StageProblem, budget: int, rng: np.random.Generator) -> StageFront:
