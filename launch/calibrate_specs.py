@@ -1,12 +1,14 @@
 """Calibrate a scenario's throughput spec: tuned throughput of random child networks.
 
-Samples chain architectures, tunes each one's pipeline exhaustively on the given parts
-(partition searched) and prints throughput percentiles. The ``envs/*.yaml`` specs sit near the
-median, so the fast phase prunes a real share of candidates without training them.
+Samples architectures of the chain space (``depth`` layers) or the NAS-Bench-201 space
+(``--space nb201``; depth is then ignored), tunes each one's pipeline exactly on the given
+parts (partition searched) and prints throughput percentiles. The ``envs/*.yaml`` specs sit
+near the median, so the fast phase prunes a real share of candidates without training them.
 
     .venv/bin/python launch/calibrate_specs.py digits 6 XC7Z020,XC7A50T 20
     .venv/bin/python launch/calibrate_specs.py mnist5k 6 XC7Z020,XC7A50T 12
     .venv/bin/python launch/calibrate_specs.py cifar10 10 XC7Z020,XC7A50T 8
+    .venv/bin/python launch/calibrate_specs.py cifar10 0 XC7Z020,XC7A50T 40 --space nb201
 """
 
 from __future__ import annotations
@@ -16,17 +18,9 @@ import time
 
 import numpy as np
 
+from coexplore.data import SHAPES
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import tune_pipeline
-from coexplore.spaces import ChainSpace
-
-SHAPES = {
-    "digits": (1, 8, 8),
-    "mnist5k": (1, 28, 28),
-    "mnist": (1, 28, 28),
-    "fashion-mnist": (1, 28, 28),
-    "cifar10": (3, 32, 32),
-    "cifar100": (3, 32, 32),
-}
+from coexplore.spaces import ChainSpace, make_space
 
 
 def main() -> None:
@@ -35,19 +29,22 @@ def main() -> None:
     ap.add_argument("depth", type=int)
     ap.add_argument("parts", help="comma-separated parts in pipeline order")
     ap.add_argument("samples", type=int)
+    ap.add_argument("--space", choices=("chain", "nb201"), default="chain")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    shape, parts = SHAPES[args.dataset], args.parts.split(",")
-    classes = 100 if args.dataset == "cifar100" else 10
-    space, rng = ChainSpace(depth=args.depth), np.random.default_rng(args.seed)
+    (shape, classes), parts = SHAPES[args.dataset], args.parts.split(",")
+    rng = np.random.default_rng(args.seed)
+    chain = args.space == "chain"
+    space = ChainSpace(depth=args.depth) if chain else make_space("nb201")
     fps, start = [], time.perf_counter()
     for _ in range(args.samples):
-        arch = space.sample(rng, input_size=shape[1])
+        arch = space.sample(rng, input_size=shape[1]) if chain else space.sample(rng)
         result = tune_pipeline(arch.network(shape, classes), parts, None, tuner="exhaustive")
         fps.append(result.metrics.throughput_fps)
     pct = np.percentile(fps, [10, 25, 50, 75, 90]).round(0)
+    where = f"chain depth {args.depth}" if chain else "nb201"
     print(
-        f"{args.dataset}, chain depth {args.depth}, {parts}: throughput (images/s) "
+        f"{args.dataset}, {where}, {parts}: throughput (images/s) "
         f"percentiles 10/25/50/75/90 = {pct.tolist()}; "
         f"{(time.perf_counter() - start) / args.samples:.2f} s per candidate"
     )

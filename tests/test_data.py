@@ -8,7 +8,17 @@ import pytest
 import torch
 
 from coexplore.config import ConfigError
-from coexplore.data import DATASETS, DataConfig, Dataset, DatasetError, load_dataset, load_raw
+from coexplore.data import (
+    DATASETS,
+    SHAPES,
+    DataConfig,
+    Dataset,
+    DatasetError,
+    RawData,
+    dataset_shape,
+    load_dataset,
+    load_raw,
+)
 from coexplore.data.split import stratified_order
 
 IDX_NAMES = (
@@ -64,6 +74,36 @@ def write_cifar10(directory, per_batch=8, n_test=10):
     for i in range(1, 6):
         cifar_batch(directory / f"data_batch_{i}", per_batch, b"labels", 10, i)
     return cifar_batch(directory / "test_batch", n_test, b"labels", 10, 9)
+
+
+IMAGENET16_TRAIN = tuple(f"train_data_batch_{i}" for i in range(1, 11))
+
+
+def imagenet16_batch(path, labels, seed, bytes_keys=False, protocol=4, mean=True):
+    """An Imagenet16 pickle: str keys (bytes ones as Python 2 wrote them), 1-based labels."""
+    data = tiny_images(len(labels), (3 * 16 * 16,), seed)
+    key = str.encode if bytes_keys else str
+    batch = {key("data"): data, key("labels"): list(labels)}
+    if mean:
+        batch[key("mean")] = data.mean(axis=0)
+    path.write_bytes(pickle.dumps(batch, protocol=protocol))
+    return data, np.asarray(labels)
+
+
+def write_imagenet16(directory):
+    """Ten train batches of 7 images and a val_data of 6, 4 of them in classes 1..120 each;
+    returns the kept (images, 0-based labels) of the train batches and of val_data."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for i, name in enumerate(IMAGENET16_TRAIN, start=1):
+        labels = [1, 121, 120, 500, 1 + i, 1000, 120 - i]
+        data, y = imagenet16_batch(
+            directory / name, labels, i, bytes_keys=i == 3, protocol=2 + i % 4
+        )
+        kept.append((data[y <= 120], y[y <= 120] - 1))
+    data, y = imagenet16_batch(directory / "val_data", [1, 2, 121, 120, 999, 60], 20, mean=False)
+    train = (np.concatenate([x for x, _ in kept]), np.concatenate([y for _, y in kept]))
+    return train, (data[y <= 120], y[y <= 120] - 1)
 
 
 def error(excinfo):
@@ -223,6 +263,119 @@ def test_cifar100(tmp_path, nested):
     assert ds.y_test.tolist() == list(range(20))
 
 
+@pytest.mark.parametrize("nested", [True, False])
+def test_imagenet16_120(tmp_path, nested):
+    (x_train, y_train), (x_val, y_val) = write_imagenet16(
+        tmp_path / "ImageNet16" if nested else tmp_path
+    )
+    raw = load_raw("imagenet16-120", str(tmp_path))
+    assert raw.num_classes == 120 and raw.x_train.shape == (40, 3, 16, 16)
+    assert np.array_equal(raw.x_train, x_train.reshape(-1, 3, 16, 16))  # file order, planes
+    assert np.array_equal(raw.y_train, y_train) and raw.y_train.dtype == np.int64
+    assert raw.y_train[:4].tolist() == [0, 119, 1, 118]  # labels 1 and 120 kept, > 120 dropped
+    assert raw.y_test.tolist() == [0, 1, 119, 59] and np.array_equal(raw.y_test, y_val)
+    assert np.array_equal(raw.x_test, x_val.reshape(-1, 3, 16, 16))
+    ds = load_dataset(DataConfig("imagenet16-120", data_root=str(tmp_path)))
+    assert ds.input_shape == (3, 16, 16) and ds.num_classes == 120 and len(ds.mean) == 3
+    assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (36, 4, 4)
+    plain = load_dataset("imagenet16-120", data_root=tmp_path, normalize=False)
+    assert torch.equal(plain.x_test, torch.from_numpy(raw.x_test.copy()).float() / 255)
+    assert dataset_shape(ds.config) == (ds.input_shape, ds.num_classes)
+
+
+def test_missing_imagenet16_batch(tmp_path):
+    write_imagenet16(tmp_path / "ImageNet16")
+    (tmp_path / "ImageNet16" / "train_data_batch_10").unlink()
+    with pytest.raises(DatasetError) as exc:
+        load_dataset("imagenet16-120", data_root=tmp_path)
+    message = error(exc)
+    assert message.startswith(f"{tmp_path / 'ImageNet16'}: missing train_data_batch_10")
+    assert "expected train_data_batch_1, train_data_batch_2" in message and "val_data" in message
+
+
+@pytest.mark.parametrize(
+    ("batch", "problem", "expected"),
+    [
+        (
+            {"data": np.zeros((2, 3072), np.uint8), "labels": [1, 2]},
+            "'data' is uint8 of shape",
+            "N x 768",
+        ),
+        (
+            {"data": np.zeros((2, 768), np.uint8), "labels": [0, 2]},
+            "label 0 out of range",
+            "labels 1..1000",
+        ),
+        (
+            {"data": np.zeros((2, 768), np.uint8), "labels": [1, 1001]},
+            "label 1001 out of range",
+            "labels 1..1000",
+        ),
+        ({b"data": np.zeros((2, 768), np.uint8)}, "has keys b'data'", "'labels' (N ints)"),
+    ],
+)
+def test_malformed_imagenet16_pickles(tmp_path, batch, problem, expected):
+    write_imagenet16(tmp_path)
+    (tmp_path / "train_data_batch_7").write_bytes(pickle.dumps(batch))
+    with pytest.raises(DatasetError) as exc:
+        load_dataset("imagenet16-120", data_root=tmp_path)
+    message = error(exc)
+    assert message.startswith(f"{tmp_path / 'train_data_batch_7'}: ")
+    assert problem in message and expected in message.split("; expected ", 1)[1]
+
+
+def test_imagenet16_without_any_of_the_120_classes(tmp_path):
+    write_imagenet16(tmp_path)
+    imagenet16_batch(tmp_path / "val_data", [121, 500], 3)
+    with pytest.raises(DatasetError, match="holds no image of classes 1..120") as exc:
+        load_dataset("imagenet16-120", data_root=tmp_path)
+    assert error(exc).startswith(str(tmp_path / "val_data"))
+
+
+# --- shapes without the files ---
+
+
+@pytest.mark.parametrize("name", ["digits", "mnist5k"])
+@pytest.mark.parametrize("resize", [None, 12])
+def test_dataset_shape_is_what_load_dataset_gives(name, resize):
+    config = DataConfig(name, resize=resize)
+    ds = load_dataset(config)
+    assert dataset_shape(config) == (ds.input_shape, ds.num_classes)
+    assert dataset_shape(name) == SHAPES[name]
+
+
+def test_dataset_shape_needs_no_files(tmp_path):
+    assert dataset_shape("cifar10") == ((3, 32, 32), 10)
+    assert dataset_shape("cifar100") == ((3, 32, 32), 100)
+    absent = DataConfig("imagenet16-120", data_root=str(tmp_path / "nowhere"), resize=32)
+    assert dataset_shape(absent) == ((3, 32, 32), 120)
+    assert dataset_shape(DataConfig("mnist", resize=7)) == ((1, 7, 7), 10)
+
+
+def test_every_builtin_dataset_has_a_shape():
+    builtin = {n for n, loader in DATASETS.items() if loader.__module__.startswith("coexplore.")}
+    assert builtin == set(SHAPES) and len(SHAPES) == 7
+
+
+def test_dataset_shape_of_a_plugin_reads_its_data(monkeypatch):
+    calls = []
+
+    def toy(data_root):
+        calls.append(data_root)
+        x = np.random.default_rng(0).random((12, 2, 6, 4), dtype=np.float32)
+        return RawData(x, np.arange(12) % 3, None, None, 3)
+
+    monkeypatch.setitem(DATASETS._items, "toy-plugin", toy)
+    load_raw.cache_clear()
+    try:
+        assert dataset_shape("toy-plugin") == ((2, 6, 4), 3) and len(calls) == 1
+        config = DataConfig("toy-plugin", resize=5)
+        ds = load_dataset(config)
+        assert dataset_shape(config) == (ds.input_shape, ds.num_classes) == ((2, 5, 5), 3)
+    finally:
+        load_raw.cache_clear()
+
+
 # --- error paths: every message names the path or field at fault ---
 
 
@@ -230,7 +383,8 @@ def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(DatasetError) as exc:
         load_dataset("imagenet")
     assert exc.value.field == "name" and "'imagenet'" in error(exc)
-    for known in ("digits", "mnist5k", "mnist", "fashion-mnist", "cifar10", "cifar100"):
+    names = ("digits", "mnist5k", "mnist", "fashion-mnist", "cifar10", "cifar100", "imagenet16-120")
+    for known in names:
         assert known in error(exc) and known in DATASETS
 
 

@@ -50,7 +50,7 @@ def test_table_oracle(tmp_path):
             w.writerow([a.canonical, 0.5 + i / 10, 0.4 + i / 10, 1000 * i])
     oracle = ORACLES.get("table")(path)
     ev = oracle.evaluate(archs[2])
-    assert (ev.val_acc, ev.test_acc, ev.details["params"]) == (0.7, pytest.approx(0.6), "2000")
+    assert (ev.val_acc, ev.test_acc, ev.details["params"]) == (0.7, pytest.approx(0.6), 2000.0)
     with pytest.raises(OracleError, match="not in .*4 architectures"):
         oracle.evaluate(archs[4])
     bad = tmp_path / "bad.csv"

@@ -28,14 +28,25 @@ def write(tmp_path, data, name="sc.yaml"):
 
 def test_catalogue_scenarios_load():
     files = scenario_files()
-    assert {"digits-fpga", "mnist5k-fpga", "cifar10-fpga"} <= set(files)
+    assert {"digits-fpga", "mnist5k-fpga", "cifar10-fpga", "nb201-fpga", "nb201-table"} <= set(
+        files
+    )
     for name in files:
         s = get_scenario(name)
         assert s.gym_id == f"coexplore/{name}-v0" and s.description
-        assert s.hardware.family == "fpga-pipeline"
-        assert set(s.hardware.options.parts) <= {"XC7Z020", "XC7A50T"}
-        assert s.specs.limit("throughput_fps") > 0
-        assert s.objectives == ("throughput_fps", "energy_j")
+        if s.hardware.family == "fpga-pipeline":
+            assert set(s.hardware.options.parts) <= {"XC7Z020", "XC7A50T"}
+            assert s.specs.limit("throughput_fps") > 0
+            assert s.objectives == ("throughput_fps", "energy_j")
+        else:
+            assert s.hardware.family == "table" and s.specs.limit("latency_s") > 0
+    for name in ("nb201-fpga", "nb201-table"):
+        s = get_scenario(name)
+        assert (s.space.name, s.slow_phase.oracle, s.slow_phase.table) == (
+            "nb201",
+            "table",
+            "nb201-cifar10",
+        )
 
 
 def test_a_valid_file(tmp_path):
@@ -130,6 +141,8 @@ def test_the_wheel_ships_the_scenarios_and_parts(tmp_path):
     for scenario in scenario_files():
         assert any(n.endswith(f"share/coexplore/envs/{scenario}.yaml") for n in names)
     assert any(n.endswith("coexplore/platforms/fpga_pipeline/parts/XC7Z020.yaml") for n in names)
+    for table in ("nb201_accuracy.csv.gz", "nb201_latency_help.csv.gz"):
+        assert any(n.endswith(f"coexplore/tables/files/{table}") for n in names)
 
 
 def test_envs_command(capsys):

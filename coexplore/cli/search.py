@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         "Every candidate is appended to OUT/candidates.jsonl and logged to W&B (offline by "
         "default); at the end OUT/report/ holds the Pareto plots and a summary. A killed search "
         "continues with --resume.",
-        epilog="agents: ppo (default), a2c, maskable-ppo, recurrent-ppo, reinforce, random. "
+        epilog="agents: ppo (default), a2c, maskable-ppo, recurrent-ppo, reinforce, rea "
+        "(regularised evolution), random. "
         "Example: coexplore search --env digits-fpga --agent ppo --episodes 120 --seed 0",
     )
     p.add_argument("--env", help="scenario name (see `coexplore envs`) or scenario YAML file")

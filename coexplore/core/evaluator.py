@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from coexplore.core.record import CandidateRecord
-from coexplore.data import load_dataset
+from coexplore.data import dataset_shape
 from coexplore.platforms import FastResult, HardwareSpace, NoHardwareTokens
 from coexplore.scenario import Scenario, get_scenario
 from coexplore.slow.oracles import AccuracyOracle, Evaluation, TableOracle, TrainOracle
@@ -56,8 +56,8 @@ class CandidateEvaluator:
         self.platform = self.scenario.platform()
         self.oracle = oracle or make_oracle(self.scenario, cache)
         self.run_dir = run_dir
-        data = load_dataset(self.scenario.data)
-        self.input_shape, self.num_classes = data.input_shape, data.num_classes
+        # the shape alone: a table oracle needs no images (their files need not be here)
+        self.input_shape, self.num_classes = dataset_shape(self.scenario.data)
         self.space = self.scenario.space
         mode = self.scenario.hardware.mode
         self.hardware_space: HardwareSpace = (

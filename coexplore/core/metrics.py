@@ -35,6 +35,23 @@ METRIC_INFO: dict[str, MetricInfo] = {
 }
 
 
+# Column names a per-architecture table may give a metric under, with the factor to SI units:
+# the metric's own name (SI), or its quantity with a common unit (``latency_ms``, ``energy_mj``).
+METRIC_COLUMNS: dict[str, tuple[str, float]] = {
+    "latency_s": ("latency_s", 1.0),
+    "latency_ms": ("latency_s", 1e-3),
+    "latency_us": ("latency_s", 1e-6),
+    "throughput_fps": ("throughput_fps", 1.0),
+    "energy_j": ("energy_j", 1.0),
+    "energy_mj": ("energy_j", 1e-3),
+    "energy_uj": ("energy_j", 1e-6),
+    "power_w": ("power_w", 1.0),
+    "power_mw": ("power_w", 1e-3),
+    "edp_js": ("edp_js", 1.0),
+    "area_mm2": ("area_mm2", 1.0),
+}
+
+
 @dataclass(frozen=True)
 class Metrics:
     """One candidate's hardware metrics on its tuned design (per input where it applies)."""

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from coexplore.data.config import DataConfig
 from coexplore.data.errors import DatasetError
-from coexplore.data.sources import DATASETS, RawData
+from coexplore.data.sources import DATASETS, SHAPES, RawData
 from coexplore.data.split import stratified_order
 
 _CHUNK_ELEMENTS = 1 << 22  # resize and statistics work on ~4 M values at a time
@@ -91,6 +91,22 @@ def load_dataset(config: DataConfig | str, **overrides: Any) -> Dataset:
         std=std,
         config=cfg,
     )
+
+
+def dataset_shape(config: DataConfig | str) -> tuple[tuple[int, int, int], int]:
+    """The ``input_shape`` (C, H, W, after ``resize``) and ``num_classes`` that
+    ``load_dataset(config)`` would give, for a built-in dataset from ``SHAPES`` without reading
+    any file (so its files need not exist). A dataset missing from ``SHAPES`` (a plugin) is
+    read with ``load_raw``."""
+    cfg = _resolve(config, {})
+    if cfg.name in SHAPES:
+        (c, h, w), num_classes = SHAPES[cfg.name]
+    else:
+        raw = load_raw(cfg.name, _root_key(cfg.data_root))
+        (c, h, w), num_classes = raw.x_train.shape[1:], raw.num_classes
+    if cfg.resize is not None:  # as _resize: a square of side resize
+        h = w = cfg.resize
+    return (int(c), int(h), int(w)), int(num_classes)
 
 
 @functools.lru_cache(maxsize=8)

@@ -35,6 +35,17 @@ class RawData:
 
 DATASETS: Registry[Callable[[str | None], RawData]] = Registry("dataset")
 
+SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    # every built-in dataset's native (C, H, W) and class count, known without its files
+    "digits": ((1, 8, 8), 10),
+    "mnist5k": ((1, 28, 28), 10),
+    "mnist": ((1, 28, 28), 10),
+    "fashion-mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+    "cifar100": ((3, 32, 32), 100),
+    "imagenet16-120": ((3, 16, 16), 120),
+}
+
 
 @DATASETS.decorator("digits")
 def digits(data_root: str | None = None) -> RawData:
@@ -135,3 +146,44 @@ def cifar100(data_root: str | None) -> RawData:
     x_train, y_train = read_batch(files["train"], "fine_labels", 100)
     x_test, y_test = read_batch(files["test"], "fine_labels", 100)
     return RawData(x_train, y_train, x_test, y_test, 100)
+
+
+_IMAGENET16_FILES = tuple(f"train_data_batch_{i}" for i in range(1, 11)) + ("val_data",)
+_IMAGENET16_CLASSES = 120
+
+
+@DATASETS.decorator("imagenet16-120")
+def imagenet16_120(data_root: str | None) -> RawData:
+    """ImageNet16-120, the third dataset of NAS-Bench-201 (Dong & Yang, "NAS-Bench-201:
+    Extending the Scope of Reproducible Neural Architecture Search", ICLR 2020): the 16x16
+    downsampled ImageNet of Chrabaszcz, Loshchilov & Hutter ("A Downsampled Variant of ImageNet
+    as an Alternative to the CIFAR datasets", 2017) restricted to its classes 1..120, here
+    0..119: 151,700 training images and, as the official test split, the 6,000 validation
+    images (NAS-Bench-201 halves those into its own valid/test).
+
+    Files: the "Imagenet16" pickles ``train_data_batch_1`` .. ``train_data_batch_10`` and
+    ``val_data`` in ``data_root/ImageNet16`` (NAS-Bench-201's layout) or ``data_root``. Each is
+    a dict with ``data`` (N x 768 uint8: the red, green, then blue 16x16 plane, as in CIFAR),
+    ``labels`` (N ints, 1-based: 1..1000) and, in the training batches, ``mean`` (ignored).
+    """
+    files = find_files(data_root, "imagenet16-120", ("ImageNet16",), _IMAGENET16_FILES, gz=False)
+    train = [_imagenet16_batch(files[n]) for n in _IMAGENET16_FILES[:-1]]
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    classes = f"classes 1..{_IMAGENET16_CLASSES}"
+    if not len(y_train):
+        directory = files[_IMAGENET16_FILES[0]].parent
+        problem = f"the train_data_batch files hold no image of {classes}"
+        raise file_error(directory, problem, f"training images of {classes}")
+    x_test, y_test = _imagenet16_batch(files["val_data"])
+    if not len(y_test):
+        problem = f"holds no image of {classes}"
+        raise file_error(files["val_data"], problem, f"validation images of {classes}")
+    return RawData(x_train, y_train, x_test, y_test, _IMAGENET16_CLASSES)
+
+
+def _imagenet16_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The images of classes 1..120 in one Imagenet16 pickle, labels shifted to 0..119."""
+    x, y = read_batch(path, "labels", 1000, side=16, first_label=1, kind="downsampled-ImageNet")
+    keep = y < _IMAGENET16_CLASSES
+    return x[keep], y[keep]

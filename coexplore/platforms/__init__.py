@@ -1,8 +1,9 @@
 """Platform families behind one interface (registry ``PLATFORMS``).
 
-``fpga-pipeline`` ships with coexplore. A family of your own is a module that registers a
-:class:`Platform` subclass in ``PLATFORMS``; list such modules in ``COEXPLORE_PLUGINS``
-(comma-separated import names) and every command, scenario and run directory finds them.
+``fpga-pipeline`` and ``table`` ship with coexplore. A family of your own is a module that
+registers a :class:`Platform` subclass in ``PLATFORMS``; list such modules in
+``COEXPLORE_PLUGINS`` (comma-separated import names) and every command, scenario and run
+directory finds them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from coexplore.platforms.base import (
     Platform,
 )
 
-BUILTIN = ("coexplore.platforms.fpga_pipeline.family",)
+BUILTIN = ("coexplore.platforms.fpga_pipeline.family", "coexplore.platforms.table.family")
 PLUGINS_VARIABLE = "COEXPLORE_PLUGINS"
 
 

@@ -95,6 +95,11 @@ class Platform(ABC):
         self.config = self.config_class() if config is None else config
         self.fast = self.fast_config_class() if fast is None else fast
 
+    def reported_metrics(self) -> tuple[str, ...]:
+        """The metrics this configured platform reports; the class's ``metrics`` unless they
+        depend on the settings (the ``table`` family: its file's columns)."""
+        return self.metrics
+
     @abstractmethod
     def hardware_space(self) -> HardwareSpace: ...
 

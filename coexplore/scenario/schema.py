@@ -90,7 +90,7 @@ class SlowPhaseConfig:
     """How survivors get their accuracy: oracle, training settings, executor."""
 
     oracle: str = "train"
-    table: str | None = None  # CSV for the table oracle
+    table: str | None = None  # the table oracle's: a built-in name (nb201-cifar10, …) or a CSV
     executor: str = "sequential"
     workers: int | None = None
     address: str | None = None  # a Ray cluster to join (executor ray)
@@ -100,7 +100,9 @@ class SlowPhaseConfig:
         if self.oracle not in ORACLES:
             raise ConfigError("slow_phase", "oracle", f"one of {list(ORACLES)}", self.oracle)
         if self.oracle == "table" and not self.table:
-            raise ConfigError("slow_phase", "table", "the CSV path the table oracle reads")
+            raise ConfigError(
+                "slow_phase", "table", "a CSV path or a built-in table name for the table oracle"
+            )
         if self.executor not in EXECUTORS:
             raise ConfigError("slow_phase", "executor", f"one of {list(EXECUTORS)}", self.executor)
         if self.workers is not None and self.workers < 1:
@@ -162,12 +164,14 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     fast_options = build(family.fast_config_class, fast, source, "fast_phase")
     specs = Specs.from_config(data["specs"], source)
     reward = reward_from_config(data.get("reward"), source)
-    objectives = tuple(data.get("objectives") or family.objectives)
-    check_metric_names(list(objectives), list(family.metrics), source, "objectives")
-    check_metric_names(specs.metrics, list(family.metrics), source, "specs")
+    produced = list(family(hardware.options, fast_options).reported_metrics())
+    default = [m for m in family.objectives if m in produced] or produced[:1]
+    objectives = tuple(data.get("objectives") or default)
+    check_metric_names(list(objectives), produced, source, "objectives")
+    check_metric_names(specs.metrics, produced, source, "specs")
     if hardware.mode != "none":
         metric = _in_file(source, reward.read_metric, specs)
-        check_metric_names([metric], list(family.metrics), source, "reward.metric")
+        check_metric_names([metric], produced, source, "reward.metric")
         _in_file(source, reward.target_of, metric, specs)
     return Scenario(
         name=name,

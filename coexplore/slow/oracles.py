@@ -4,13 +4,13 @@ Two implementations behind one interface, selected by name:
 
 - ``train``: train the child network (:func:`coexplore.slow.trainer.train`) on a real dataset,
   through the persistent :class:`ResultCache` so no candidate is ever trained twice;
-- ``table``: look the accuracy up in a user-provided CSV keyed by the canonical architecture
-  string, the way NAS-Bench-201-style tabular benchmarks are used.
+- ``table``: look the accuracy up in a table keyed by the canonical architecture string, the
+  way NAS-Bench-201-style tabular benchmarks are used: a built-in one (NAS-Bench-201 on
+  CIFAR-10, CIFAR-100, ImageNet16-120) or a user's CSV.
 """
 
 from __future__ import annotations
 
-import csv
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from coexplore.config import ConfigError
 from coexplore.data import DataConfig, Dataset, load_dataset
@@ -28,6 +30,8 @@ from coexplore.spaces.base import Architecture
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from coexplore.tables import ArchTable
 
 
 class OracleError(LookupError):
@@ -164,58 +168,75 @@ class TrainOracle(AccuracyOracle):
 
 @ORACLES.decorator("table")
 class TableOracle(AccuracyOracle):
-    """Accuracy from a CSV with a column of canonical architecture strings.
+    """Accuracy looked up in a per-architecture table, keyed by the canonical string.
 
-    The CSV needs columns ``arch`` and ``val_acc``; ``test_acc`` is optional (NaN when absent);
-    other columns are carried along in ``details``. Seeds are ignored: a table has one entry per
-    architecture.
+    ``table`` is a built-in name (:data:`coexplore.tables.ACCURACY_TABLES`: ``nb201-cifar10``,
+    ``nb201-cifar100``, ``nb201-imagenet16``) or a CSV (optionally gzipped) with columns
+    ``arch`` (``arch_column``) and ``val_acc``, and optionally ``test_acc``: fractions in
+    [0, 1]; other columns are carried along in ``details``. Seeds are ignored: a table has one
+    entry per architecture. The NAS-Bench-201 tables carry only test accuracy, so there the
+    search signal ``val_acc`` is the test accuracy (``details["signal"]`` says which it is).
     """
 
     name = "table"
 
-    def __init__(self, path: str | Path, arch_column: str = "arch") -> None:
-        self.path = Path(path)
-        self.arch_column = arch_column
+    def __init__(self, table: str | Path, arch_column: str = "arch") -> None:
+        from coexplore.tables import ACCURACY_TABLES
+
+        self.table = str(table)
+        self.builtin = ACCURACY_TABLES.get(self.table) if self.table in ACCURACY_TABLES else None
+        self.arch_column = self.builtin.arch_column if self.builtin else arch_column
 
     @cached_property
-    def rows(self) -> dict[str, dict[str, str]]:
-        try:
-            with self.path.open(newline="") as fh:
-                reader = csv.DictReader(fh)
-                columns = reader.fieldnames or []
-                for needed in (self.arch_column, "val_acc"):
-                    if needed not in columns:
-                        raise ConfigError(str(self.path), needed, f"a column (found {columns})")
-                rows = {row[self.arch_column].strip(): row for row in reader}
-        except OSError as exc:
-            raise ConfigError(str(self.path), "<file>", "a readable CSV file", str(exc)) from None
-        return rows
+    def columns(self) -> tuple[ArchTable, np.ndarray, np.ndarray]:
+        """The table, its search signal and its test accuracy as fractions (NaN: none)."""
+        from coexplore.tables import ACCURACY_TABLES, read_table
+
+        if self.builtin is not None:
+            table = self.builtin.table()
+            acc = table.column(self.builtin.column) * self.builtin.scale
+            return table, acc, acc
+        if not self.table.endswith((".csv", ".csv.gz")) and not Path(self.table).exists():
+            raise ConfigError(
+                "slow_phase",
+                "table",
+                f"a CSV file or a built-in table ({', '.join(ACCURACY_TABLES)})",
+                self.table,
+            )
+        table = read_table(self.table, self.arch_column)
+        val = table.column("val_acc")
+        test = np.full(len(table), np.nan)
+        if "test_acc" in table.cells:
+            test = table.column("test_acc")
+        for name, values in (("val_acc", val), ("test_acc", test)):
+            if np.any((values < 0) | (values > 1)):
+                bad = float(values[(values < 0) | (values > 1)][0])
+                raise ConfigError(self.table, name, "accuracies as fractions in [0, 1]", bad)
+        return table, val, test
 
     def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
+        from coexplore.tables import NotInTableError
+
         start = time.perf_counter()
-        row = self.rows.get(arch.canonical)
-        if row is None:
-            raise OracleError(
-                f"architecture {arch.canonical!r} is not in {self.path} "
-                f"({len(self.rows)} architectures, keyed by column {self.arch_column!r})"
-            )
+        table, val, test = self.columns
         try:
-            val = float(row["val_acc"])
-            test = float(row["test_acc"]) if row.get("test_acc") not in (None, "") else float("nan")
-        except ValueError as exc:
-            raise ConfigError(str(self.path), "val_acc/test_acc", "numbers", str(exc)) from None
+            i = table.position(arch.canonical)
+        except NotInTableError as exc:
+            raise OracleError(str(exc)) from None
+        details = table.row(arch.canonical)
+        details["signal"] = self.builtin.signal if self.builtin else "val"
         return Evaluation(
             arch=arch.canonical,
             seed=seed,
-            val_acc=val,
-            test_acc=test,
+            val_acc=float(val[i]),
+            test_acc=float(test[i]),
             diverged=False,
             cache_hit=False,
             wall_s=time.perf_counter() - start,
-            details=dict(row),
+            details=details,
         )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.pop("rows", None)
+        state.pop("columns", None)
         return state

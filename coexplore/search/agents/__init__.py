@@ -1,6 +1,6 @@
 """Search agents by name: SB3 ``ppo`` (default), ``a2c``; sb3-contrib ``maskable-ppo``,
-``recurrent-ppo``; the paper's ``reinforce`` controller; ``random``. Adding one is a class
-(:class:`Agent`) plus one entry here."""
+``recurrent-ppo``; the paper's ``reinforce`` controller; ``rea`` (regularised evolution);
+``random``. Adding one is a class (:class:`Agent`) plus one entry here."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ import gymnasium as gym
 
 from coexplore.registry import Registry
 from coexplore.search.agents.base import Agent
+from coexplore.search.agents.evolution import RegularizedEvolutionAgent
 from coexplore.search.agents.random_search import RandomAgent
 from coexplore.search.agents.reinforce import ReinforceAgent
 from coexplore.search.agents.sb3 import A2CAgent, MaskablePPOAgent, PPOAgent, RecurrentPPOAgent
 
 AGENTS: Registry[type[Agent]] = Registry("agent")
-for _cls in (PPOAgent, A2CAgent, MaskablePPOAgent, RecurrentPPOAgent, ReinforceAgent, RandomAgent):
+for _cls in (
+    PPOAgent,
+    A2CAgent,
+    MaskablePPOAgent,
+    RecurrentPPOAgent,
+    ReinforceAgent,
+    RegularizedEvolutionAgent,
+    RandomAgent,
+):
     AGENTS.register(_cls.name, _cls)
 
 DEFAULT_AGENT = "ppo"

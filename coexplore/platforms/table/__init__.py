@@ -1,0 +1,1 @@
+"""The ``table`` family: hardware metrics looked up per architecture (measured devices)."""
