@@ -173,20 +173,36 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         metric = _in_file(source, reward.read_metric, specs)
         check_metric_names([metric], produced, source, "reward.metric")
         _in_file(source, reward.target_of, metric, specs)
+    slow_phase = build(SlowPhaseConfig, slow, source, "slow_phase", train=train)
+    data_config = build(DataConfig, data["data"], source, "data")
+    _check_table_dataset(slow_phase, data_config, source)
     return Scenario(
         name=name,
         description=data["description"].strip(),
-        data=build(DataConfig, data["data"], source, "data"),
+        data=data_config,
         space=build(SPACES.get(space_cfg["name"]), space_options, source, "space"),
         hardware=hardware,
         specs=specs,
         reward=reward,
         fast_phase=FastPhaseConfig(prune, fast_options),
-        slow_phase=build(SlowPhaseConfig, slow, source, "slow_phase", train=train),
+        slow_phase=slow_phase,
         objectives=objectives,
         agents=_agent_params(data.get("agents") or {}, source),
         source=source,
     )
+
+
+def _check_table_dataset(slow: SlowPhaseConfig, data: DataConfig, source: str) -> None:
+    """A built-in accuracy table belongs to one dataset: ``data`` must name it (the shapes of
+    the networks, their MACs and the hardware metrics follow from it)."""
+    from coexplore.tables import ACCURACY_TABLES
+
+    if slow.oracle == "table" and slow.table in ACCURACY_TABLES:
+        dataset = ACCURACY_TABLES.get(slow.table).dataset
+        if data.name != dataset:
+            raise ConfigError(
+                source, "data.name", f"{dataset!r}, the dataset of table {slow.table}", data.name
+            )
 
 
 def _in_file(source: str, fn, *args):
