@@ -87,7 +87,10 @@ def test_measures_and_best_so_far():
 
 
 def test_quick_comparison_writes_the_report(tmp_path):
-    """launch/paper_comparison.py --quick: every method runs, the markdown and PNGs appear."""
+    """launch/paper_comparison.py --quick: every method runs, its section of the markdown and
+    its PNGs appear, and the rest of the file is kept."""
+    other = "<!-- begin: other (generated) -->\nold other section\n<!-- end: other -->"
+    (tmp_path / "results.md").write_text(f"# Title\n\nhand-written intro\n\n{other}\n\nnotes\n")
     out = subprocess.run(
         [
             sys.executable,
@@ -117,8 +120,13 @@ def test_quick_comparison_writes_the_report(tmp_path):
     assert all(c == 6 for f in result["figures"].values() for c in f["candidates"])
     doc = (tmp_path / "results.md").read_text()
     assert "The paper's claims beside ours" in doc and "+35.24%" in doc
-    assert (tmp_path / "results_figures" / "pareto_fronts.png").exists()
-    assert (tmp_path / "results_figures" / "best_so_far.png").exists()
+    assert (tmp_path / "results_figures" / "digits-fpga-quick_pareto_fronts.png").exists()
+    assert (tmp_path / "results_figures" / "digits-fpga-quick_best_so_far.png").exists()
+    assert doc.startswith("# Title\n\nhand-written intro\n\n" + other + "\n\nnotes\n")
+    assert "<!-- begin: digits-fpga-quick " in doc and doc.endswith(
+        "<!-- end: digits-fpga-quick -->\n"
+    )
+    assert "## Scenario `digits-fpga`" in doc
 
 
 def test_repeats_and_cache_hits_cost_no_training():
