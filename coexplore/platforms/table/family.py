@@ -156,6 +156,12 @@ class TablePlatform(Platform):
         return self.evaluate(network, None, specs, None)
 
     @classmethod
+    def info(cls) -> dict[str, Any]:
+        """The generic listing plus the built-in devices (``coexplore platforms --json``)."""
+        devices = {name: d.description for name, d in DEVICES.items()}
+        return {**super().info(), "devices": devices}
+
+    @classmethod
     def describe(cls, choice: Any, hardware: dict[str, Any] | None, details: Any) -> str:
         return "–" if hardware is None else str(hardware["table"])
 
