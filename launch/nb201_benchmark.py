@@ -153,8 +153,8 @@ def run_one(
     env.listeners.append(on_record)
     start = time.perf_counter()
     searcher = make_agent(agent, env, seed)
-    while len(curve) < budget and proposals[0] < cap and proposals[0] - last_new[0] < patience:
-        searcher.run(cap - proposals[0])
+    while len(curve) < budget and charged[0] < cap and proposals[0] - last_new[0] < patience:
+        searcher.run(cap - charged[0])
     env.close()
     result = {
         "setting": setting,
@@ -162,10 +162,11 @@ def run_one(
         "seed": seed,
         "curve": curve,
         "proposals": proposals[0],
+        "charged": charged[0],
         "stopped": "budget"
         if len(curve) >= budget
         else "cap"
-        if proposals[0] >= cap
+        if charged[0] >= cap
         else "converged",
         "wall_s": time.perf_counter() - start,
     }
@@ -400,13 +401,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
     ap.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1")
     ap.add_argument("--budget", type=int, default=CHECKPOINTS[-1], help="distinct queries")
-    ap.add_argument("--cap", type=int, default=10_000, help="proposals at most per run")
+    ap.add_argument(
+        "--cap", type=int, default=3_000, help="proposals within the target at most per run"
+    )
     ap.add_argument(
         "--patience",
         type=int,
-        default=1_000,
-        help="stop after this many proposals in a row "
-        "without a new query (the agent has converged)",
+        default=500,
+        help="stop after this many proposals in a row without a new query (converged)",
     )
     ap.add_argument("--workers", type=int, default=1, help="runs in parallel (one core each)")
     ap.add_argument("--out", default="runs/nb201-benchmark", help="where the runs are kept")
