@@ -351,6 +351,7 @@ def render(args, labels, figures, target, files, fixed, scenario) -> str:
             if arch is None:
                 lines.append(f"| {labels[name]} | {seed} | none within specs | | | | |")
             else:
+                arch = arch.replace("|", "\\|")  # NB201 strings hold the table's separator
                 lines.append(
                     f"| {labels[name]} | {seed} | `{arch}` | {'+'.join(parts)} | {acc:.4f} "
                     f"| {fps:,.0f} | {eff:.2f} |"

@@ -57,6 +57,17 @@ def test_methods_are_valid_scenario_overrides():
     assert modes["coexplore"] == ("explore", True, "reinforce")
 
 
+def test_an_nb201_reference_survives_the_overrides():
+    """NB201 strings start with '|', a YAML block marker: the override keeps them as text."""
+    path = scenario_path("nb201-fpga")
+    resnet = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+    overrides = methods(resnet)["hw-nas-fixed"].overrides
+    s = scenario_from_dict(apply_overrides(load_mapping(path), list(overrides)), str(path))
+    assert s.hardware.reference == resnet
+    raw = apply_overrides(load_mapping(path), [f"hardware.reference={resnet}"])  # unquoted
+    assert raw["hardware"]["reference"] == resnet
+
+
 def test_reached_counts_trainings_until_the_target_within_specs():
     records = [
         rec(0, 0.9),

@@ -117,3 +117,49 @@ def test_design_must_cover_the_network():
         evaluate_pipeline(
             NET, single_stage("XC7Z020", EngineDesign(1, 1, 1, 1, 1, 1, 1), 1, "fixed16")
         )
+
+
+def _splits(n: int, stages: int):
+    import itertools
+
+    return [list(c) for c in itertools.combinations(range(1, n), stages - 1)]
+
+
+@pytest.mark.parametrize("parts", [("XC7Z020", "XC7A50T"), ("XC7Z020", "XC7A50T", "XC7Z020")])
+def test_a_fixed_design_maps_another_network_onto_its_engines(parts):
+    """map_layers keeps the engines and finds the split with the least period: no split
+    without a budget break is faster (brute force over every split)."""
+    import numpy as np
+
+    from coexplore.platforms.fpga_pipeline.pipeline import map_layers
+    from coexplore.platforms.fpga_pipeline.tuning.pipeline import tune_pipeline
+    from coexplore.spaces import make_space
+
+    space = make_space("nb201", cells_per_stage=1)
+    resnet = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+    reference = space.parse(resnet).network((3, 32, 32), 10)
+    fixed = tune_pipeline(reference, list(parts)).hardware
+    assert map_layers(reference, fixed) is fixed  # its own network: its own partition
+    rng = np.random.default_rng(0)
+    checked = 0
+    while checked < 3:
+        net = space.sample(rng).network((3, 32, 32), 10)
+        if len(net) == len(reference) or len(net) < len(parts):
+            continue
+        mapped = map_layers(net, fixed)
+        assert [(s.part, s.design) for s in mapped.stages] == [
+            (s.part, s.design) for s in fixed.stages
+        ]
+        period = 1 / evaluate_pipeline(net, mapped).throughput_fps
+        clean = []
+        for cuts in _splits(len(net), len(parts)):
+            bounds = [0, *cuts, len(net)]
+            stages = tuple(
+                Stage(s.part, a, b, s.design)
+                for s, a, b in zip(fixed.stages, bounds, bounds[1:], strict=False)
+            )
+            m = evaluate_pipeline(net, HardwareDesign(stages, fixed.precision))
+            if not m.violations:
+                clean.append(1 / m.throughput_fps)
+        assert clean and period <= min(clean) * (1 + 1e-12)
+        checked += 1

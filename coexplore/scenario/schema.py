@@ -253,7 +253,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "-
             if not isinstance(node, dict):
                 where = ".".join(parents[: i + 1])
                 raise ConfigError(source, key, f"a path through mappings ({where} is not one)")
-        node[leaf] = yaml.safe_load(text)
+        try:
+            node[leaf] = yaml.safe_load(text)
+        except yaml.YAMLError:  # not YAML (e.g. an NB201 string, "|op~0|+..."): the text itself
+            node[leaf] = text
     return data
 
 

@@ -16,6 +16,7 @@ Five methods search the same scenario with equal budgets (candidates proposed) a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,7 +45,7 @@ def methods(reference: str, agent: str = "reinforce") -> dict[str, Method]:
                 "hw-nas-fixed",
                 "HW-aware NAS, fixed hardware",
                 agent,
-                ("hardware.mode=fixed", f"hardware.reference={reference}"),
+                ("hardware.mode=fixed", f"hardware.reference={json.dumps(reference)}"),
             ),
             Method("sequential", "NAS, then hardware", agent, ("hardware.mode=none",)),
             Method("random", "random search + pruning", "random", ()),

@@ -18,7 +18,11 @@ import numpy as np
 from coexplore.core.metrics import Metrics
 from coexplore.core.specs import SpecFailure, Specs
 from coexplore.platforms.fpga_pipeline.parts import get_part
-from coexplore.platforms.fpga_pipeline.pipeline import PipelineMetrics, evaluate_pipeline
+from coexplore.platforms.fpga_pipeline.pipeline import (
+    PipelineMetrics,
+    evaluate_pipeline,
+    map_layers,
+)
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import (
     NoFeasibleDesign,
     StageTuner,
@@ -154,16 +158,17 @@ def budget_failures(metrics: PipelineMetrics) -> list[SpecFailure]:
 
 
 def run_fixed_hardware(network: Network, design: TuneResult, specs: Specs) -> FastPhaseResult:
-    """The fast phase on fixed hardware: ``network`` on ``design``'s engines and partition; it
-    fails when it breaks a budget of the design (buffers sized for the reference network) or
-    misses a spec."""
+    """The fast phase on fixed hardware: ``network`` on ``design``'s engines, with the design's
+    partition (or, for a network of another layer count, the best split over the same engines:
+    :func:`map_layers`); it fails when it breaks a budget of the design or misses a spec."""
     start = time.perf_counter()
     parts = [s.part for s in design.hardware.stages]
     try:
-        metrics = evaluate_pipeline(network, design.hardware)
-    except ValueError as exc:  # e.g. another number of layers than the reference
+        hardware = map_layers(network, design.hardware)
+        metrics = evaluate_pipeline(network, hardware)
+    except ValueError as exc:  # e.g. fewer layers than stages
         failed = [SpecFailure("infeasible", str(exc))]
         return FastPhaseResult(parts, None, failed, 1, time.perf_counter() - start, [parts])
-    result = TuneResult(design.hardware, metrics, "fixed", 0, 0, 0.0)
+    result = TuneResult(hardware, metrics, "fixed", 0, 0, 0.0)
     failed = budget_failures(metrics) + check(result, specs)
     return FastPhaseResult(parts, result, failed, 1, time.perf_counter() - start, [parts])

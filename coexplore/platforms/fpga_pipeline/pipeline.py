@@ -292,3 +292,86 @@ def single_stage(
 ) -> HardwareDesign:
     """A one-FPGA design running every layer."""
     return HardwareDesign((Stage(part, 0, num_layers, design),), precision)
+
+
+def map_layers(network: Network, hardware: HardwareDesign) -> HardwareDesign:
+    """``hardware``'s engines (the same parts and engine designs, in order) with ``network``'s
+    layers split over them: the design's own partition when the network has the layer count it
+    was made for, else the contiguous split with the shortest pipeline period. A stage is not
+    given a layer whose buffers alone overflow its part's BRAM, unless no split avoids it.
+
+    This is how a fixed accelerator runs a network other than its reference (hardware-aware NAS
+    on fixed hardware): the engines stay, the layer-to-FPGA mapping is the software's choice.
+    """
+    from coexplore.platforms.fpga_pipeline.engine import (
+        LayerTable,
+        bram_blocks,
+        tile_depths,
+        weight_depth,
+    )
+
+    n, stages = len(network), hardware.stages
+    if hardware.num_layers == n:
+        return hardware
+    if n < len(stages):
+        raise ValueError(f"{len(stages)} stages cannot run the {n} layers of {network.name!r}")
+    precision = PRECISIONS.get(hardware.precision)
+    parts = [get_part(s.part) for s in stages]
+    table = LayerTable.of(network.layers)
+    times, fits = [], []
+    for s, part in zip(stages, parts, strict=True):
+        design = s.design.as_array()
+        batch = evaluate_batch(table, design, part, precision, per_layer=True)
+        times.append(list(batch.layer_cycles[0] / part.clock_hz))
+        depth_in, depth_out = tile_depths(table, design[:, 2:4])
+        tm, tn = design[0, 0], design[0, 1]
+        bram = bram_blocks(tm, tn, depth_in[0], depth_out[0], weight_depth(table)[0], precision)
+        fits.append(list(bram <= part.bram18k))
+    links = [
+        link_gbps(parts[i], parts[i + 1], hardware.link_gbps) * 1e9 for i in range(len(parts) - 1)
+    ]
+    out_bits = [ly.output_elements * precision.act_bits for ly in network.layers]
+    cuts = _best_cuts(times, fits, links, out_bits) or _best_cuts(
+        times, [[True] * n for _ in stages], links, out_bits
+    )
+    bounds = [0, *cuts, n]
+    new = tuple(
+        Stage(s.part, a, b, s.design) for s, a, b in zip(stages, bounds, bounds[1:], strict=False)
+    )
+    return HardwareDesign(new, hardware.precision, hardware.link_gbps)
+
+
+def _best_cuts(times, fits, links, out_bits) -> list[int] | None:
+    """The stage starts (without 0) minimising the period max(stage times, transfers), every
+    stage's layers fitting it (ties: the first found); None if none fits.
+    Dynamic programming over (stage, end layer)."""
+    stages, n = len(times), len(times[0])
+    inf = float("inf")
+    prefix = [[0.0] for _ in range(stages)]
+    ok = [[0] for _ in range(stages)]  # prefix counts of layers that do not fit
+    for s in range(stages):
+        for t, f in zip(times[s], fits[s], strict=True):
+            prefix[s].append(prefix[s][-1] + t)
+            ok[s].append(ok[s][-1] + (not f))
+    # best[s][j]: the least period of layers 0..j-1 on stages 0..s, stage s ending at j
+    best = [[inf] * (n + 1) for _ in range(stages)]
+    start = [[-1] * (n + 1) for _ in range(stages)]
+    for j in range(1, n + 1):
+        if ok[0][j] == 0:
+            best[0][j] = prefix[0][j]
+    for s in range(1, stages):
+        for j in range(s + 1, n + 1):
+            for i in range(s, j):  # stage s runs layers i..j-1
+                if best[s - 1][i] == inf or ok[s][j] - ok[s][i]:
+                    continue
+                transfer = out_bits[i - 1] / links[s - 1]
+                period = max(best[s - 1][i], transfer, prefix[s][j] - prefix[s][i])
+                if period < best[s][j]:
+                    best[s][j], start[s][j] = period, i
+    if best[-1][n] == inf:
+        return None
+    cuts, j = [], n
+    for s in range(stages - 1, 0, -1):
+        j = start[s][j]
+        cuts.append(j)
+    return cuts[::-1]
