@@ -55,9 +55,35 @@ COLORS = {
     "rea": "tab:blue",
     "random": "tab:gray",
 }
+VARIANT_COLORS = ("tab:brown", "tab:olive", "tab:cyan", "tab:pink", "tab:green")
 DEVICE_TARGETS = ("titan_rtx_1", "pixel2")  # one GPU at batch 1, one phone
 QUANTILE = 0.25
 CHECKPOINTS = (300, 1000)
+
+
+def base(agent: str) -> str:
+    """The registered agent of an ``--agents`` entry: ``ppo`` or a variant ``ppo:ent_coef=0.05``."""
+    return agent.partition(":")[0]
+
+
+def agent_params(agent: str) -> dict:
+    """The hyperparameters of a variant (``name:key=value,key=value``, values in YAML)."""
+    import yaml
+
+    rest = agent.partition(":")[2]
+    return {k: yaml.safe_load(v) for k, _, v in (kv.partition("=") for kv in rest.split(",") if kv)}
+
+
+def label(agent: str) -> str:
+    rest = agent.partition(":")[2]
+    return LABELS[base(agent)] + (f" ({rest.replace(',', ', ')})" if rest else "")
+
+
+def color(agent: str, agents: list[str]) -> str:
+    if agent in COLORS:
+        return COLORS[agent]
+    variants = [a for a in agents if a not in COLORS]
+    return VARIANT_COLORS[variants.index(agent) % len(VARIANT_COLORS)]
 
 
 @dataclass(frozen=True)
@@ -152,7 +178,7 @@ def run_one(
 
     env.listeners.append(on_record)
     start = time.perf_counter()
-    searcher = make_agent(agent, env, seed)
+    searcher = make_agent(base(agent), env, seed, **agent_params(agent))
     while len(curve) < budget and charged[0] < cap and proposals[0] - last_new[0] < patience:
         searcher.run(cap - charged[0])
     env.close()
@@ -217,8 +243,9 @@ def plot(results: dict, oracles: dict, path: Path, budget: int) -> Path:
             c = np.array([cv[:budget] for cv in curves]) * 100
             x = np.arange(1, budget + 1)
             m, s = c.mean(axis=0), c.std(axis=0)
-            ax.plot(x, m, color=COLORS[agent], label=LABELS[agent], lw=1.4)
-            ax.fill_between(x, m - s, m + s, color=COLORS[agent], alpha=0.12)
+            c = color(agent, list(results[setting]))
+            ax.plot(x, m, color=c, label=label(agent), lw=1.4)
+            ax.fill_between(x, m - s, m + s, color=c, alpha=0.12)
         best = oracles[setting]["best"] * 100
         ax.axhline(best, color="k", ls=":", lw=1)
         ax.set_xscale("log")
@@ -303,11 +330,12 @@ def render(args, results: dict, oracles: dict, figure: Path) -> tuple[str, dict]
         "",
     ]
     goal: dict = {"within_0.3": {}, "beats_random": {}}
+    learning = [a for a in args.agents if base(a) in LEARNING]
     for name, agents in results.items():
         best = oracles[name]["best"]
         rows = []
         for agent, runs in agents.items():
-            row = [LABELS[agent]]
+            row = [label(agent)]
             for q in CHECKPOINTS:
                 values = [at(r["curve"], q) for r in runs]
                 done = [v for v in values if v is not None]
@@ -330,12 +358,12 @@ def render(args, results: dict, oracles: dict, figure: Path) -> tuple[str, dict]
             gaps = {
                 a: best - statistics.mean(v for v in (at(r["curve"], 300) for r in runs) if v)
                 for a, runs in agents.items()
-                if a in LEARNING
+                if a in learning
             }
             winner = min(gaps, key=gaps.get)
             goal["within_0.3"][name] = (winner, gaps[winner] * 100, gaps[winner] * 100 <= 0.3)
-        for a in LEARNING:
-            if a not in agents or "random" not in agents:
+        for a in learning:
+            if "random" not in agents:
                 continue
             mine = [at(r["curve"], CHECKPOINTS[-1]) for r in agents[a]]
             theirs = [at(r["curve"], CHECKPOINTS[-1]) for r in agents["random"]]
@@ -354,22 +382,18 @@ def render(args, results: dict, oracles: dict, figure: Path) -> tuple[str, dict]
     ]
     for name, (winner, gap, ok) in goal["within_0.3"].items():
         verdict = "met" if ok else "**not met**"
-        lines.append(f"   - {SETTINGS[name].label}: {LABELS[winner]}, {gap:.2f} points: {verdict}.")
+        lines.append(f"   - {SETTINGS[name].label}: {label(winner)}, {gap:.2f} points: {verdict}.")
     lines += [
         "",
         f"2. *Every learning agent beats random search at {CHECKPOINTS[-1]:,} queries* (mean "
         "best; one-sided Mann–Whitney p over seeds):",
         "",
         md_table(
-            ["setting", *[LABELS[a] for a in LEARNING]],
+            ["setting", *[label(a) for a in learning]],
             [
                 [
                     SETTINGS[name].label,
-                    *[
-                        _versus(goal["beats_random"].get(f"{name}/{a}"))
-                        for a in LEARNING
-                        if a in results[name]
-                    ],
+                    *[_versus(goal["beats_random"].get(f"{name}/{a}")) for a in learning],
                 ]
                 for name in results
             ],
@@ -398,7 +422,13 @@ MARKER = "<!-- discussion: hand-written below this line; the script keeps it -->
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    ap.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
+    ap.add_argument(
+        "--agents",
+        nargs="+",
+        default=list(AGENTS),
+        help=f"agents of {list(AGENTS)}, or variants with other hyperparameters: "
+        "NAME:KEY=VALUE[,KEY=VALUE] (e.g. ppo:ent_coef=0.05)",
+    )
     ap.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1")
     ap.add_argument("--budget", type=int, default=CHECKPOINTS[-1], help="distinct queries")
     ap.add_argument(
@@ -421,6 +451,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.seeds, args.budget, args.cap, args.patience = 2, 60, 600, 200
         args.out = args.out + "-quick"
     args.seeds = list(range(args.seeds))
+    for agent in args.agents:
+        if base(agent) not in AGENTS:
+            ap.error(f"unknown agent {base(agent)!r} in {agent!r}; known: {', '.join(AGENTS)}")
     args.doc = Path(args.doc) if args.doc else Path(args.out) / "nb201.md"
     return args
 

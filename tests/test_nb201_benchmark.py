@@ -47,19 +47,16 @@ def test_quick_benchmark_writes_the_doc(tmp_path):
     doc.write_text(
         "old\n<!-- discussion: hand-written below this line; the script keeps it -->\nmine\n"
     )
-    argv = [
-        "--quick",
-        "--settings",
-        "cifar10",
-        "cifar10-pixel2",
-        "--agents",
-        "ppo",
-        "rea",
-        "random",
-    ]
+    agents = ["ppo", "rea:population=10,sample_size=3", "random"]  # a variant with its params
+    argv = ["--quick", "--settings", "cifar10", "cifar10-pixel2", "--agents", *agents]
     summary = bench.main([*argv, "--out", str(tmp_path / "runs"), "--doc", str(doc)])
     text = doc.read_text()
     assert "## The goals" in text and "regularised evolution" in text and text.endswith("mine\n")
     assert "test accuracy" in text and (tmp_path / "nb201_figures" / "best_so_far.png").exists()
     assert set(summary["goal"]["within_0.3"]) == {"cifar10-pixel2"}
     assert set(summary["goal"]["beats_random"]) == {"cifar10/ppo", "cifar10-pixel2/ppo"}
+    assert "regularised evolution (population=10, sample_size=3)" in text
+    kept = json.loads((tmp_path / "runs-quick" / "cifar10" / f"{agents[1]}-s0.json").read_text())
+    assert kept["agent"] == agents[1]
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--agents", "dqn:lr=1"])
