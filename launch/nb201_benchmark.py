@@ -237,10 +237,11 @@ def plot(results: dict, oracles: dict, path: Path, budget: int) -> Path:
     axes = np.atleast_1d(axes)
     for ax, setting in zip(axes, names, strict=True):
         for agent, runs in results[setting].items():
-            curves = [r["curve"] for r in runs if len(r["curve"]) >= budget]
+            curves = [r["curve"] for r in runs if r["curve"]]
             if not curves:
                 continue
-            c = np.array([cv[:budget] for cv in curves]) * 100
+            # a run that stopped early keeps its best at every later budget (as in the tables)
+            c = np.array([[at(cv, q) for q in range(1, budget + 1)] for cv in curves]) * 100
             x = np.arange(1, budget + 1)
             m, s = c.mean(axis=0), c.std(axis=0)
             c = color(agent, list(results[setting]))
