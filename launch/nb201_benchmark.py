@@ -127,7 +127,24 @@ class Setting:
             "arch": acc.table().archs[best],
             "feasible": float(feasible.mean()),
             "near": int((values[feasible] >= values[best] - 0.003).sum()),
+            "neighbours_over": _neighbours_over(acc.table(), acc.table().archs[best], feasible),
         }
+
+
+def _neighbours_over(table, arch: str, feasible: np.ndarray) -> int:
+    """How many of ``arch``'s one-token neighbours (6 edges x 4 other operations) miss the
+    target: the landscape around the optimum a one-token step sees."""
+    from coexplore.spaces import make_space
+
+    space = make_space("nb201")
+    tokens = space.to_tokens(space.parse(arch))
+    over = 0
+    for t, choices in enumerate(space.token_choices()):
+        for v in range(choices):
+            if v != tokens[t]:
+                other = space.from_tokens([*tokens[:t], v, *tokens[t + 1 :]])
+                over += not feasible[table.position(other.canonical)]
+    return over
 
 
 SETTINGS = {
@@ -303,6 +320,7 @@ def render(args, results: dict, oracles: dict, figure: Path) -> tuple[str, dict]
                 f"{o['feasible']:.1%}",
                 f"{o['best'] * 100:.2f}",
                 o["near"],
+                f"{o['neighbours_over']}/24",
                 f"{s.acc_range[0]}–{s.acc_range[1]}",
                 f"`{o['arch']}`",
             ]
@@ -316,6 +334,7 @@ def render(args, results: dict, oracles: dict, figure: Path) -> tuple[str, dict]
                 "cells within it",
                 "optimum (%)",
                 "cells within 0.3",
+                "its neighbours over the target",
                 "reward acc range",
                 "optimal cell",
             ],
