@@ -167,12 +167,9 @@ def run_one(
     """One search until ``budget`` distinct accuracy queries, ``cap`` proposals within the
     target (pruned ones are free), or ``patience`` proposals in a row without a new query (the
     agent has converged)."""
-    import torch
-
     from coexplore.env.core import CoExploreEnv
     from coexplore.search.agents import make_agent
 
-    torch.set_num_threads(1)  # one core per worker: workers never contend for threads
     path = Path(out) / setting / f"{agent}-s{seed}.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -218,6 +215,13 @@ def run_one(
     tmp.write_text(json.dumps(result))
     tmp.replace(path)
     return result
+
+
+def _one_thread() -> None:
+    """A worker's initializer: one torch thread each, so parallel runs never contend."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def at(curve: list[float], queries: int) -> float | None:
@@ -497,7 +501,8 @@ def main(argv=None) -> dict:
 
     done = []
     if args.workers > 1:
-        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        spawn = get_context("spawn")
+        with ProcessPoolExecutor(args.workers, mp_context=spawn, initializer=_one_thread) as pool:
             futures = [pool.submit(run_one, *job) for job in jobs]
             for f in tqdm(futures, desc="nb201 runs", unit="run"):
                 done.append(f.result())
