@@ -11,6 +11,7 @@ vs pruned candidates (a pruned one has tried ``hw_attempts`` hardware designs).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -42,12 +43,12 @@ def main() -> None:
     total = time.perf_counter() - start
     n = args.candidates
     print(
-        f"{args.env}: {n} random candidates, fast phase only ({platform.fast.tuner} "
-        f"tuner, up to {platform.fast.hw_attempts} hardware designs each), "
+        f"{args.env}: {n} random candidates, fast phase only ({platform.name}, "
+        f"{dataclasses.asdict(platform.fast) or 'no settings'}), "
         f"spec {env.scenario.specs.to_dict()}"
     )
     print(f"  pruned: {len(pruned)}/{n} = {len(pruned) / n:.0%}")
-    print(f"  candidates/s: {n / total:.2f} ({total / n:.2f} s each)")
+    print(f"  candidates/s: {n / total:.2f} ({total / n:.3g} s each)")
     for label, rows in (("kept", kept), ("pruned", pruned)):
         if rows:
             print(

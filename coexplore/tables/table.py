@@ -65,7 +65,7 @@ class ArchTable:
             try:
                 self._numeric[name] = np.array(self.cells[name], dtype=np.float64)
             except ValueError:
-                bad = next(c for c in self.cells[name] if not _is_number(c))
+                bad = next(c for c in self.cells[name] if isinstance(_cell(c), str))
                 raise ConfigError(self.source, name, "a column of numbers", bad) from None
         return self._numeric[name]
 
@@ -86,16 +86,12 @@ class ArchTable:
                 )
 
 
-def _is_number(text: str) -> bool:
+def _cell(text: str) -> float | str:
+    """A cell as a number where it is one, else its text."""
     try:
-        float(text)
+        return float(text)
     except ValueError:
-        return False
-    return True
-
-
-def _cell(text: str) -> Any:
-    return float(text) if _is_number(text) else text
+        return text
 
 
 def read_table(path: str | Path, arch_column: str = "arch") -> ArchTable:
