@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import yaml
+from toy_envs import Tokens
 
 from coexplore.cli.main import main
 from coexplore.config import ConfigError
@@ -69,55 +69,15 @@ def test_same_seed_same_search(agent, scenario, tmp_path):
     assert [r.tokens for r in ra] != [r.tokens for r in rc]
 
 
-class TwoTokens(gym.Env):
-    """A known optimum: the tokens (2, 0), reward 1; each right token is worth 0.5."""
-
-    choices = [3, 3]
-
-    def __init__(self):
-        self.action_space = gym.spaces.Discrete(3)
-        self.observation_space = gym.spaces.Box(0.0, 1.0, (3,), np.float32)
-        self.tokens = []
-
-    def action_masks(self):
-        return np.ones(3, dtype=bool)
-
-    def _obs(self):
-        obs = np.zeros(3, dtype=np.float32)
-        obs[len(self.tokens)] = 1.0
-        return obs
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.tokens = []
-        return self._obs(), {}
-
-    def step(self, action):
-        self.tokens.append(int(action))
-        if len(self.tokens) < 2:
-            return self._obs(), 0.0, False, False, {}
-        reward = 0.5 * (self.tokens[0] == 2) + 0.5 * (self.tokens[1] == 0)
-        return self._obs(), reward, True, False, {"tokens": self.tokens}
-
-
 @pytest.mark.parametrize("agent", ["reinforce", "ppo", "maskable-ppo", "a2c", "recurrent-ppo"])
 def test_learning_agents_find_the_known_optimum(agent):
     """With their default hyperparameters the controllers end up proposing the optimum of a
     9-candidate problem almost always; uniform sampling hits it 1 time in 9."""
-    env = TwoTokens()
-    rewards = []
-    step = env.step
-
-    def tracked(action):
-        out = step(action)
-        if out[2]:
-            rewards.append(out[1])
-        return out
-
-    env.step = tracked
+    env = Tokens(choices=(3, 3), target=(2, 0))  # each right token is worth 0.5
     a = make_agent(agent, env, seed=0)
-    while len(rewards) < 400:
-        a.run(400 - len(rewards))
+    while len(env.proposals) < 400:
+        a.run(400 - len(env.proposals))
+    rewards = [r for _, r in env.proposals]
     assert len(rewards) == 400
     assert np.mean(np.array(rewards[-50:]) == 1.0) > 0.8
 
