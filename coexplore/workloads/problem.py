@@ -69,7 +69,7 @@ class Problem:
         return (self.Q - 1) * self.stride_w + self.S
 
     def size(self, tensor: str) -> int:
-        """Elements of ``tensor`` the layer touches (inputs: the rows and columns its windows read)."""
+        """Elements of ``tensor`` the layer touches (inputs: the rows and columns windows read)."""
         if tensor == "weights":
             return self.G * self.M * self.C * self.R * self.S
         if tensor == "inputs":

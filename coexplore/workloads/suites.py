@@ -15,8 +15,8 @@ from pathlib import Path
 from coexplore.config import ConfigError
 from coexplore.registry import Registry
 from coexplore.workloads.layer import conv_output_size
-from coexplore.workloads.presets import PRESETS as NETWORK_PRESETS
 from coexplore.workloads.netfile import load_network
+from coexplore.workloads.presets import PRESETS as NETWORK_PRESETS
 from coexplore.workloads.problem import Problem, Workload, workload_from_network
 
 WORKLOADS: Registry[Callable[[int], Workload]] = Registry("workload")
@@ -39,7 +39,7 @@ class _Layers:
     def conv(
         self, name: str, c: int, m: int, size: int, k: int, stride: int = 1, count: int = 1
     ) -> int:
-        """A k×k convolution of a size×size input with 'same'-style padding; returns the output size."""
+        """A k×k convolution of a size×size input, padded (k−1)/2; returns the output size."""
         out = conv_output_size(size, k, stride, (k - 1) // 2)
         self.add(
             Problem(name, R=k, S=k, P=out, Q=out, C=c, M=m, N=self.batch, stride_h=stride,
@@ -82,7 +82,7 @@ def _resnet(name: str, batch: int, blocks: list[int], bottleneck: bool) -> Workl
 
 @WORKLOADS.decorator("resnet50")
 def resnet50(batch: int = 1) -> Workload:
-    """ResNet-50 on 224×224: 54 layers (53 convolutions and the classifier), 24 unique, 4.09 G MACs."""
+    """ResNet-50 on 224×224: 54 layers (53 convolutions, the classifier), 24 unique, 4.09 G MACs."""
     return _resnet("resnet50", batch, [3, 4, 6, 3], bottleneck=True)
 
 

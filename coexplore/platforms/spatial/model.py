@@ -34,7 +34,7 @@ from coexplore.workloads.problem import DEPENDS, DIMS, TENSORS, Problem
 
 _R, _S, _P, _Q, _C, _M, _N, _G = range(len(DIMS))
 _DEP = np.array([[d in DEPENDS[t] for d in DIMS] for t in TENSORS])  # (3, D)
-W, I, O = range(3)
+WEIGHTS, INPUTS, OUTPUTS = range(3)
 
 # Bits of BatchStats.broken: which rule a mapping breaks.
 RULES = ("factors", "fanout", "capacity", "dataflow", "keep")
@@ -42,9 +42,9 @@ RULES = ("factors", "fanout", "capacity", "dataflow", "keep")
 
 def footprint(tensor: int, f: np.ndarray, stride_h: int, stride_w: int) -> np.ndarray:
     """Elements of ``tensor`` under per-dim extents ``f`` (..., D)."""
-    if tensor == W:
+    if tensor == WEIGHTS:
         return f[..., _R] * f[..., _S] * f[..., _C] * f[..., _M] * f[..., _G]
-    if tensor == O:
+    if tensor == OUTPUTS:
         return f[..., _P] * f[..., _Q] * f[..., _M] * f[..., _N] * f[..., _G]
     h = (f[..., _P] - 1) * stride_h + f[..., _R]
     w = (f[..., _Q] - 1) * stride_w + f[..., _S]
@@ -177,7 +177,7 @@ def evaluate_batch(template: Template, problem: Problem, batch: MappingBatch) ->
     reads = np.zeros((n, L, 3))
     writes = np.zeros((n, L, 3))
     updates = np.zeros((n, L))
-    for t in (W, I):
+    for t in (WEIGHTS, INPUTS):
         demand = macs_total.copy()
         for li in range(L - 1, -1, -1):
             demand = demand / share[t][:, li]
@@ -188,15 +188,15 @@ def evaluate_batch(template: Template, problem: Problem, batch: MappingBatch) ->
             demand = np.where(k, filled, demand)
     demand, refill = macs_total.copy(), np.zeros(n)
     for li in range(L - 1, -1, -1):
-        demand = demand / share[O][:, li]
-        refill = refill / share[O][:, li]
-        k = keep[:, li, O]
-        first = distinct[:, li, O] * instances[:, li]
-        entries = fills[:, li, O] * instances[:, li] if li > 0 else first
+        demand = demand / share[OUTPUTS][:, li]
+        refill = refill / share[OUTPUTS][:, li]
+        k = keep[:, li, OUTPUTS]
+        first = distinct[:, li, OUTPUTS] * instances[:, li]
+        entries = fills[:, li, OUTPUTS] * instances[:, li] if li > 0 else first
         refills = entries - first
         updates[:, li] = np.where(k, demand, 0)
-        reads[:, li, O] = np.where(k, demand - first + refill, 0)
-        writes[:, li, O] = np.where(k, demand + refills, 0)
+        reads[:, li, OUTPUTS] = np.where(k, demand - first + refill, 0)
+        writes[:, li, OUTPUTS] = np.where(k, demand + refills, 0)
         demand = np.where(k, entries, demand)
         refill = np.where(k, refills, refill)
 
@@ -290,7 +290,7 @@ def layer_report(template: Template, problem: Problem, mapping: Mapping | Mappin
                 "reads_per_instance": float(s.reads[0, li, ti] / inst),
                 "writes_per_instance": float(s.writes[0, li, ti] / inst),
             }
-            if ti == O:
+            if ti == OUTPUTS:
                 entry["updates_per_instance"] = float(s.updates[0, li] / inst)
             else:
                 entry["fills_per_instance"] = float(s.writes[0, li, ti] / inst)
