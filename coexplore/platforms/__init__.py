@@ -1,7 +1,7 @@
 """Platform families behind one interface (registry ``PLATFORMS``).
 
-``fpga-pipeline`` and ``table`` ship with coexplore. A family of your own is a module that
-registers a :class:`Platform` subclass in ``PLATFORMS``; list such modules in
+``fpga-pipeline``, ``table`` and ``spatial`` ship with coexplore. A family of your own is a
+module that registers a :class:`Platform` subclass in ``PLATFORMS``; list such modules in
 ``COEXPLORE_PLUGINS`` (comma-separated import names) and every command, scenario and run
 directory finds them.
 """
@@ -21,7 +21,11 @@ from coexplore.platforms.base import (
     Platform,
 )
 
-BUILTIN = ("coexplore.platforms.fpga_pipeline.family", "coexplore.platforms.table.family")
+BUILTIN = (
+    "coexplore.platforms.fpga_pipeline.family",
+    "coexplore.platforms.table.family",
+    "coexplore.platforms.spatial.family",
+)
 PLUGINS_VARIABLE = "COEXPLORE_PLUGINS"
 
 

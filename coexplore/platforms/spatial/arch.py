@@ -75,6 +75,7 @@ class Template:
     clock_hz: float
     description: str = ""
     source: str = ""
+    space: dict[str, Any] | None = field(default=None, compare=False)  # the design space
     path: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +116,12 @@ class Template:
         levels = list(self.levels)
         levels[i] = dataclasses.replace(levels[i], **changes)
         return dataclasses.replace(self, levels=tuple(levels))
+
+    def without_dataflow(self) -> Template:
+        """The same hardware with every dataflow constraint lifted (any dim on any axis)."""
+        free = dict.fromkeys(("spatial_x_dims", "spatial_y_dims", "temporal_dims"))
+        levels = tuple(dataclasses.replace(lv, **free) for lv in self.levels)
+        return dataclasses.replace(self, name=f"{self.name}[free]", levels=levels)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "clock_hz": self.clock_hz, "mac": dataclasses.asdict(self.mac)}
@@ -219,7 +226,9 @@ def _check_template(t: Template) -> None:
 
 
 def template_from_dict(data: dict[str, Any], source: str = "<template>") -> Template:
-    require_keys(data, source, {"name", "levels", "mac", "clock_hz"}, {"description", "source"})
+    require_keys(
+        data, source, {"name", "levels", "mac", "clock_hz"}, {"description", "source", "space"}
+    )
     mac = data["mac"]
     if not isinstance(mac, dict):
         raise ConfigError(source, "mac", "a mapping {energy_pj, leak_pj, area_um2}")
@@ -237,6 +246,7 @@ def template_from_dict(data: dict[str, Any], source: str = "<template>") -> Temp
         clock_hz=_number(source, "clock_hz", data["clock_hz"], 1e-9),
         description=str(data.get("description", "")),
         source=str(data.get("source", "")),
+        space=data.get("space"),
         path=source,
     )
 

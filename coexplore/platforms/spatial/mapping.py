@@ -24,6 +24,7 @@ from coexplore.platforms.spatial.arch import Template
 from coexplore.workloads.problem import DIMS, TENSORS
 
 KINDS = ("temporal", "spatial_x", "spatial_y")
+_FIELDS = ("temporal", "spatial_x", "spatial_y", "order", "keep")
 
 
 @dataclass(frozen=True)
@@ -127,15 +128,14 @@ class MappingBatch:
         )
 
     def take(self, index: Any) -> MappingBatch:
-        return MappingBatch(
-            *(np.asarray(getattr(self, k))[index] for k in ("temporal", "spatial_x",
-              "spatial_y", "order", "keep"))
-        )  # fmt: skip
+        return MappingBatch(*(np.asarray(getattr(self, k))[index] for k in _FIELDS))
+
+    def copy(self) -> MappingBatch:
+        return MappingBatch(*(np.array(getattr(self, k), copy=True) for k in _FIELDS))
 
     @staticmethod
     def concat(batches: list[MappingBatch]) -> MappingBatch:
-        keys = ("temporal", "spatial_x", "spatial_y", "order", "keep")
-        return MappingBatch(*(np.concatenate([getattr(b, k) for b in batches]) for k in keys))
+        return MappingBatch(*(np.concatenate([getattr(b, k) for b in batches]) for k in _FIELDS))
 
     def mapping(self, i: int, template: Template) -> Mapping:
         """Mapping ``i`` as a :class:`Mapping` (factor-1 loops left out)."""

@@ -1,0 +1,221 @@
+"""The ``spatial`` family: a spatial accelerator template whose parameters are hardware tokens.
+
+``hardware: {family: spatial, template: eyeriss-like}`` makes one token per parameter of the
+template's design space (PE array, scratchpad and buffer sizes, bandwidth); the tokens are
+masked so that every design fits the template's own silicon budget (:mod:`.space`). The fast
+phase maps every layer of the candidate network with the mapper (``fast_phase.mapper_budget``
+model evaluations per layer) and reports latency, energy, EDP and area. ``search_hardware:
+false`` fixes the template as it is (no tokens). The model: ``docs/spatial.md``.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from coexplore.config import ConfigError
+from coexplore.core.metrics import Metrics
+from coexplore.core.specs import SpecFailure, Specs
+from coexplore.platforms.base import PLATFORMS, FastResult, HardwareSpace, Platform
+from coexplore.platforms.spatial.arch import Template, load_template
+from coexplore.platforms.spatial.mapper import OBJECTIVES, search_mappings
+from coexplore.platforms.spatial.network import LayerResult, WorkloadResult, layer_result
+from coexplore.platforms.spatial.space import HardwareDesignSpace, template_space
+from coexplore.workloads.layer import Network
+from coexplore.workloads.problem import Problem, workload_from_network
+
+__all__ = ["SpatialAccelerator", "SpatialFastConfig", "SpatialHardware"]
+
+
+@dataclass(frozen=True)
+class SpatialHardware:
+    """``hardware:`` of the spatial family."""
+
+    template: str = "eyeriss-like"  # a built-in template or a template YAML file
+    space: dict[str, Any] | None = None  # the design space; None: the template's own
+    search_hardware: bool = True  # hardware tokens; False: the template as it is
+    batch: int = 1  # inputs per pass (the N dim)
+
+    def __post_init__(self) -> None:
+        load_template(self.template)  # a wrong name or file is an error here, naming it
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise ConfigError("hardware", "batch", "an integer >= 1", self.batch)
+
+
+@dataclass(frozen=True)
+class SpatialFastConfig:
+    """The per-layer mapper: model evaluations per layer and what it minimises."""
+
+    mapper_budget: int = 1000
+    objective: str = "edp"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mapper_budget, bool) or self.mapper_budget < 2:
+            raise ConfigError("fast_phase", "mapper_budget", "an integer >= 2", self.mapper_budget)
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(
+                "fast_phase", "objective", f"one of {list(OBJECTIVES)}", self.objective
+            )
+
+
+class DesignTokens(HardwareSpace):
+    """One token per design-space parameter, masked to the designs within budget."""
+
+    def __init__(self, space: HardwareDesignSpace) -> None:
+        self.space = space
+
+    def token_choices(self) -> list[int]:
+        return [len(p.choices) for p in self.space.params]
+
+    def allowed(self, prefix: list[int]) -> list[int]:
+        return self.space.allowed(prefix)
+
+    def decode(self, tokens: list[int]) -> dict[str, float]:
+        return {k: _plain(v) for k, v in self.space.values(tokens).items()}
+
+    def token_names(self) -> list[str]:
+        return self.space.names
+
+
+class FixedDesign(HardwareSpace):
+    def token_choices(self) -> list[int]:
+        return []
+
+    def decode(self, tokens: list[int]) -> dict[str, float]:
+        return {}
+
+
+def _plain(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+@PLATFORMS.decorator("spatial")
+class SpatialAccelerator(Platform):
+    name = "spatial"
+    description = (
+        "a spatial accelerator (PE array, scratchpads, global buffer, DRAM) with per-layer "
+        "loop mappings; Eyeriss-like templates (Timeloop-style model)"
+    )
+    config_class = SpatialHardware
+    fast_config_class = SpatialFastConfig
+    metrics = ("latency_s", "throughput_fps", "energy_j", "power_w", "edp_js", "area_mm2")
+    objectives = ("latency_s", "energy_j")
+
+    def __init__(self, config: Any = None, fast: Any = None) -> None:
+        super().__init__(config, fast)
+        self._template: Template | None = None
+        self._space: HardwareDesignSpace | None = None
+        self._layers: dict[tuple, LayerResult] = {}
+
+    @property
+    def template(self) -> Template:
+        if self._template is None:
+            self._template = load_template(self.config.template)
+        return self._template
+
+    @property
+    def design_space(self) -> HardwareDesignSpace:
+        if self._space is None:
+            self._space = template_space(self.template, self.config.space)
+        return self._space
+
+    def hardware_space(self) -> HardwareSpace:
+        return DesignTokens(self.design_space) if self.config.search_hardware else FixedDesign()
+
+    def design(self, choice: dict[str, float] | None) -> Template:
+        if not choice:
+            return self.template
+        missing = [n for n in self.design_space.names if n not in choice]
+        if missing:
+            raise ConfigError("hardware choice", missing[0], "set (a design-space parameter)")
+        indices = [p.choices.index(choice[p.name]) for p in self.design_space.params]
+        return self.design_space.design(indices)
+
+    def map_network(self, network: Network, template: Template) -> WorkloadResult:
+        """Every layer of ``network`` mapped on ``template``; layers are cached per design and
+        seeded from their own key, so a result does not depend on evaluation order."""
+        workload = workload_from_network(network, self.config.batch)
+        layers = []
+        for problem, count in workload.layers:
+            key = (template.levels, template.mac, *_problem_key(problem),
+                   self.fast.mapper_budget, self.fast.objective)  # fmt: skip
+
+            hit = self._layers.get(key)
+            if hit is None:
+                rng = np.random.default_rng(zlib.crc32(repr(key).encode()))
+                found = search_mappings(template, problem, self.fast.mapper_budget, rng,
+                                        self.fast.objective)  # fmt: skip
+                broken = [] if found.found else ["no valid mapping within the mapper budget"]
+                hit = layer_result(problem.name, 1, found.batch, found.stats, broken, found)
+                if len(self._layers) > 50_000:
+                    self._layers.clear()
+                self._layers[key] = hit
+            layers.append(LayerResult(**{**hit.__dict__, "name": problem.name, "count": count}))
+        return WorkloadResult(template, workload, layers)
+
+    def evaluate(
+        self, network: Network, choice: Any, specs: Specs, rng: np.random.Generator | None
+    ) -> FastResult:
+        start = time.perf_counter()
+        template = self.design(choice)
+        result = self.map_network(network, template)
+        hardware = {"template": self.config.template, "design": dict(choice or {}),
+                    "area_mm2": template.area_mm2, "pes": template.pes}  # fmt: skip
+        details = {"layers": [{"name": ly.name, "count": ly.count, "cycles": ly.cycles,
+                               "energy_j": ly.energy_j, "mapping":
+                               ly.batch.mapping(0, template).to_dict()}
+                              for ly in result.layers]}  # fmt: skip
+        if not result.valid:
+            bad = [ly.name for ly in result.layers if not ly.valid]
+            failure = SpecFailure("infeasible", f"no valid mapping found for layers {bad}")
+            return FastResult(None, None, [failure], 1, time.perf_counter() - start, details)
+        metrics = self._metrics(result, template)
+        return FastResult(
+            hardware=hardware,
+            metrics=metrics,
+            failed_specs=specs.check(metrics),
+            attempts=1,
+            wall_s=time.perf_counter() - start,
+            details=details,
+        )
+
+    def _metrics(self, result: WorkloadResult, template: Template) -> Metrics:
+        batch = self.config.batch
+        latency = result.latency_s
+        return Metrics.derived(
+            latency_s=latency,
+            throughput_fps=batch / latency,
+            energy_j=result.energy_j / batch,
+            area_mm2=template.area_mm2,
+        )
+
+    def reference(self, network: Network, specs: Specs) -> dict[str, float]:
+        """The template as it is (its own design point) is the fixed hardware."""
+        return {}
+
+    def evaluate_fixed(self, network: Network, design: Any, specs: Specs) -> FastResult:
+        return self.evaluate(network, design or None, specs, None)
+
+    @classmethod
+    def describe(cls, choice: Any, hardware: dict[str, Any] | None, details: Any) -> str:
+        if hardware is None:
+            return "–"
+        design = hardware.get("design") or {}
+        return ",".join(f"{k}={v}" for k, v in design.items()) or hardware["template"]
+
+    @classmethod
+    def info(cls) -> dict[str, Any]:
+        from coexplore.platforms.spatial.arch import builtin_templates
+
+        return {**super().info(), "templates": builtin_templates()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_layers": {}}
+
+
+def _problem_key(p: Problem) -> tuple:
+    return (*p.dims, p.stride_h, p.stride_w)

@@ -1,0 +1,299 @@
+"""Mapping search for one layer on one template: random valid mappings, then local refinement.
+
+The **map space** of a layer: every way to split each dim's extent into factors over the
+template's slots (temporal at each level, spatial on each fan-out axis, where the dataflow
+constraints allow the dim), a loop order per level, and keep/bypass choices at levels that
+allow bypassing. :class:`MapSpace` samples it in batches (each prime factor of a dim goes to one
+of its allowed slots), mutates mappings (one prime factor moved to another slot, two loops
+swapped, one bypass flipped), and enumerates it exhaustively for small layers.
+:func:`search_mappings` is the fast phase's mapper: a random start, then (μ + λ) refinement of
+the best, all through the vectorised model, until the evaluation budget is spent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from coexplore.config import ConfigError
+from coexplore.platforms.spatial.arch import Template
+from coexplore.platforms.spatial.mapping import KINDS, MappingBatch
+from coexplore.platforms.spatial.model import BatchStats, evaluate_batch
+from coexplore.workloads.problem import DIMS, TENSORS, Problem
+
+OBJECTIVES = ("edp", "energy", "cycles")
+
+
+@lru_cache(maxsize=4096)
+def prime_factors(n: int) -> tuple[int, ...]:
+    out, p = [], 2
+    while p * p <= n:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    if n > 1:
+        out.append(n)
+    return tuple(out)
+
+
+def objective_values(stats: BatchStats, objective: str) -> np.ndarray:
+    """The value to minimise per mapping (inf for invalid ones)."""
+    if objective == "edp":
+        value = stats.energy_pj * stats.cycles
+    elif objective == "energy":
+        value = stats.energy_pj
+    elif objective == "cycles":
+        value = stats.cycles
+    else:
+        raise ConfigError("mapper", "objective", f"one of {list(OBJECTIVES)}", objective)
+    return np.where(stats.valid, value, np.inf)
+
+
+class MapSpace:
+    """The mappings of ``problem`` on ``template`` that respect factors and dataflow rules."""
+
+    def __init__(self, template: Template, problem: Problem) -> None:
+        self.template, self.problem = template, problem
+        # slots: (level, kind index in KINDS); a dim's allowed slots per the constraints
+        self.slots = [
+            (li, ki)
+            for li, lv in enumerate(template.levels)
+            for ki, kind in enumerate(KINDS)
+            if kind == "temporal" or (lv.fanout_x if kind == "spatial_x" else lv.fanout_y) > 1
+        ]
+        self.allowed = []  # per dim: indices into self.slots
+        for d, dim in enumerate(DIMS):
+            ok = [
+                s
+                for s, (li, ki) in enumerate(self.slots)
+                if dim in template.levels[li].allowed(KINDS[ki])
+            ]
+            if problem.dims[d] > 1 and not ok:
+                raise ConfigError(
+                    template.name, f"layer {problem.name}.{dim}",
+                    f"a dim the template can map (no level may tile {dim}, extent "
+                    f"{problem.dims[d]})",
+                )  # fmt: skip
+            self.allowed.append(np.array(ok, int))
+        self.primes = [prime_factors(e) for e in problem.dims]
+        self.bypass_levels = [li for li, lv in enumerate(template.levels) if lv.bypass and li > 0]
+
+    def _put(self, batch: MappingBatch, d: int, slot: np.ndarray, factor: int) -> None:
+        """Multiply dim ``d`` of row i's ``slot[i]`` by ``factor``, for every row."""
+        rows = np.arange(len(batch))
+        levels = np.array([li for li, _ in self.slots])[slot]
+        kinds = np.array([ki for _, ki in self.slots])[slot]
+        for ki, kind in enumerate(KINDS):
+            sel = kinds == ki
+            getattr(batch, kind)[rows[sel], levels[sel], d] *= factor
+
+    def sample(self, n: int, rng: np.random.Generator) -> MappingBatch:
+        """``n`` random mappings: every prime factor of every dim in a random allowed slot,
+        random loop orders, random bypasses (valid factors and dataflow; capacity and fan-out
+        are left to the model to check)."""
+        batch = MappingBatch.ones(self.template, n)
+        for d in range(len(DIMS)):
+            for p in self.primes[d]:
+                slot = self.allowed[d][rng.integers(len(self.allowed[d]), size=n)]
+                self._put(batch, d, slot, p)
+        batch.order = np.argsort(rng.random(batch.order.shape), axis=2)
+        for li in self.bypass_levels:
+            can = np.array([t in self.template.levels[li].keeps for t in TENSORS])
+            batch.keep[:, li] = can & (rng.random((n, len(TENSORS))) < 0.5)
+        return batch
+
+    def mutate(self, parents: MappingBatch, rng: np.random.Generator) -> MappingBatch:
+        """One child per parent: a prime factor moved (70%), two loops swapped (20%), or a
+        bypass flipped (10%, where the template allows bypassing)."""
+        child = parents.copy()
+        n = len(child)
+        what = rng.random(n)
+        move = np.flatnonzero(what < 0.7)
+        for i in move:  # scalar per child: cheap next to the batched model evaluation
+            self._move_factor(child, int(i), rng)
+        swap = np.flatnonzero((what >= 0.7) & (what < 0.9))
+        if len(swap):
+            level = rng.integers(len(self.template.levels), size=len(swap))
+            a = rng.integers(len(DIMS), size=len(swap))
+            b = rng.integers(len(DIMS), size=len(swap))
+            va = child.order[swap, level, a].copy()
+            child.order[swap, level, a] = child.order[swap, level, b]
+            child.order[swap, level, b] = va
+        flip = np.flatnonzero(what >= 0.9)
+        if len(flip) and self.bypass_levels:
+            level = np.array(self.bypass_levels)[
+                rng.integers(len(self.bypass_levels), size=len(flip))
+            ]
+            tensor = rng.integers(len(TENSORS), size=len(flip))
+            can = np.array([[t in lv.keeps for t in TENSORS] for lv in self.template.levels])
+            ok = can[level, tensor]
+            child.keep[flip[ok], level[ok], tensor[ok]] ^= True
+        elif len(flip):
+            for i in flip:
+                self._move_factor(child, int(i), rng)
+        return child
+
+    def _move_factor(self, batch: MappingBatch, i: int, rng: np.random.Generator) -> None:
+        movable = [d for d in range(len(DIMS)) if self.primes[d] and len(self.allowed[d]) > 1]
+        if not movable:
+            return
+        d = movable[rng.integers(len(movable))]
+        values = [int(getattr(batch, KINDS[ki])[i, li, d]) for li, ki in self.slots]
+        sources = [s for s in self.allowed[d] if values[s] > 1]
+        src = sources[rng.integers(len(sources))]
+        p = prime_factors(values[src])[rng.integers(len(prime_factors(values[src])))]
+        dst = self.allowed[d][rng.integers(len(self.allowed[d]))]
+        (ls, ks), (ld, kd) = self.slots[src], self.slots[dst]
+        getattr(batch, KINDS[ks])[i, ls, d] //= p
+        getattr(batch, KINDS[kd])[i, ld, d] *= p
+
+    def size_estimate(self) -> float:
+        """Tilings × orders × bypasses (an upper bound on distinct mappings)."""
+        tilings = 1
+        for d in range(len(DIMS)):
+            tilings *= _ordered_factorizations(self.problem.dims[d], len(self.allowed[d]))
+        orders = math.factorial(len(DIMS)) ** len(self.template.levels)
+        return float(tilings) * orders * 2 ** (len(TENSORS) * len(self.bypass_levels))
+
+    def enumerate(self, limit: int = 2_000_000) -> MappingBatch:
+        """Every distinct mapping: all tilings, per level all orders of its loops with a factor
+        > 1, all bypass choices. Raises when there are more than ``limit``."""
+        per_dim = [list(_factorizations(self.problem.dims[d], len(self.allowed[d])))
+                   for d in range(len(DIMS))]  # fmt: skip
+        tilings = list(itertools.product(*per_dim))
+        rows: list[MappingBatch] = []
+        count = 0
+        levels = len(self.template.levels)
+        keep_choices = self._keep_choices()
+        for tiling in tilings:
+            base = MappingBatch.ones(self.template, 1)
+            for d, factors in enumerate(tiling):
+                for s, f in zip(self.allowed[d], factors, strict=True):
+                    li, ki = self.slots[s]
+                    getattr(base, KINDS[ki])[0, li, d] *= f
+            looped = [[d for d in range(len(DIMS)) if base.temporal[0, li, d] > 1]
+                      for li in range(levels)]  # fmt: skip
+            orders = itertools.product(*(itertools.permutations(ds) for ds in looped))
+            for order in orders:
+                for keep in keep_choices:
+                    count += 1
+                    if count > limit:
+                        raise ValueError(f"the map space has more than {limit} mappings")
+                    m = base.copy()
+                    for li, ds in enumerate(order):
+                        m.order[0, li] = list(ds) + [d for d in range(len(DIMS)) if d not in ds]
+                    m.keep[0] = keep
+                    rows.append(m)
+        return MappingBatch.concat(rows)
+
+    def _keep_choices(self) -> list[np.ndarray]:
+        can = np.array([[t in lv.keeps for t in TENSORS] for lv in self.template.levels])
+        options = []
+        for li in self.bypass_levels:
+            kept = [ti for ti in range(len(TENSORS)) if can[li, ti]]
+            options.append([(li, sub) for r in range(len(kept) + 1)
+                            for sub in itertools.combinations(kept, r)])  # fmt: skip
+        out = []
+        for combo in itertools.product(*options):
+            keep = can.copy()
+            for li, sub in combo:
+                keep[li] = [ti in sub for ti in range(len(TENSORS))]
+            out.append(keep)
+        return out
+
+
+def _factorizations(n: int, k: int):
+    """Ordered tuples of ``k`` positive integers whose product is ``n``."""
+    if k == 1:
+        yield (n,)
+        return
+    for f in range(1, n + 1):
+        if n % f == 0:
+            for rest in _factorizations(n // f, k - 1):
+                yield (f, *rest)
+
+
+def _ordered_factorizations(n: int, k: int) -> int:
+    if k == 0:
+        return 1
+    return math.prod(math.comb(e + k - 1, k - 1) for e in _exponents(n))
+
+
+def _exponents(n: int) -> list[int]:
+    counts: dict[int, int] = {}
+    for p in prime_factors(n):
+        counts[p] = counts.get(p, 0) + 1
+    return list(counts.values())
+
+
+@dataclass
+class MapperResult:
+    """The best mapping found, its model results, and what the search spent."""
+
+    batch: MappingBatch  # the best mapping, a batch of one
+    stats: BatchStats  # its results (batch of one)
+    value: float  # the objective (inf: no valid mapping found)
+    evaluations: int
+    valid_evaluations: int
+
+    @property
+    def found(self) -> bool:
+        return bool(np.isfinite(self.value))
+
+
+def search_mappings(
+    template: Template,
+    problem: Problem,
+    budget: int = 6000,
+    rng: np.random.Generator | None = None,
+    objective: str = "edp",
+    start_fraction: float = 0.5,
+    elite: int = 32,
+) -> MapperResult:
+    """The best mapping of ``problem`` in ``budget`` model evaluations.
+
+    ``start_fraction`` of the budget goes to random mappings, the rest to rounds of mutating
+    the ``elite`` best (μ + λ). Deterministic for a given ``rng`` seed.
+    """
+    if budget < 2:
+        raise ConfigError("mapper", "budget", "an integer >= 2", budget)
+    rng = np.random.default_rng(0) if rng is None else rng
+    space = MapSpace(template, problem)
+    start = max(1, int(budget * start_fraction))
+    pool = space.sample(start, rng)
+    stats = evaluate_batch(template, problem, pool)
+    values = objective_values(stats, objective)
+    spent, valid = start, int(stats.valid.sum())
+    rounds_left = budget - start
+    per_round = max(elite * 4, rounds_left // 8) if rounds_left else 0
+    while rounds_left > 0:
+        k = min(per_round, rounds_left)
+        best = np.argsort(values)[:elite]
+        best = best[np.isfinite(values[best])]
+        if len(best) == 0:
+            children = space.sample(k, rng)
+        else:
+            children = space.mutate(pool.take(best[rng.integers(len(best), size=k)]), rng)
+        cstats = evaluate_batch(template, problem, children)
+        cvalues = objective_values(cstats, objective)
+        spent, valid, rounds_left = spent + k, valid + int(cstats.valid.sum()), rounds_left - k
+        keep = np.argsort(values)[: elite * 4]
+        pool = MappingBatch.concat([pool.take(keep), children])
+        values = np.concatenate([values[keep], cvalues])
+    i = int(np.argmin(values))
+    best_batch = pool.take([i])
+    return MapperResult(
+        batch=best_batch,
+        stats=evaluate_batch(template, problem, best_batch),
+        value=float(values[i]),
+        evaluations=spent,
+        valid_evaluations=valid,
+    )
+
+
+__all__ = ["OBJECTIVES", "MapSpace", "MapperResult", "objective_values", "search_mappings"]
