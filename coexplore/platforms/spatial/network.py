@@ -165,8 +165,8 @@ def evaluate_workload(template: Template, workload: Workload, mappings: dict[str
     for problem, count in workload.layers:
         mapping = mappings.get(problem.name, mappings.get("*"))
         if mapping is None:
-            raise ConfigError(source, f"layers.{problem.name}",
-                              f"present (layers: {[p.name for p in workload.problems]})")  # fmt: skip
+            names = [p.name for p in workload.problems]
+            raise ConfigError(source, f"layers.{problem.name}", f"present (layers: {names})")
         batch = mapping.batch(template)
         stats = evaluate_batch(template, problem, batch)
         layers.append(
