@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,7 @@ class CodesignProblem:
         self.space, self.workload = space, workload
         self.mapper_budget, self.objective = mapper_budget, objective
         self.max_cycles = max_cycles
+        self.on_price: Callable[[PointResult], None] | None = None  # e.g. a progress bar
         self._cache: dict[tuple[int, ...], PointResult] = {}
 
     @property
@@ -126,6 +128,8 @@ class CodesignProblem:
             else:
                 hit = self.price(design, key)
             self._cache[key] = hit
+            if self.on_price is not None:
+                self.on_price(hit)
         return hit
 
     def constraint_slack(self, point: PointResult) -> float:

@@ -16,6 +16,10 @@ from coexplore.platforms.fpga_pipeline.parts import register_part_file
 # command -> (module defining ``add_parser(sub, help)`` and the command's functions, one line)
 COMMANDS = {
     "hw": ("coexplore.cli.hw", "FPGA accelerator models: parts, evaluate a design, tune a design"),
+    "accel": (
+        "coexplore.cli.accel",
+        "spatial accelerators: templates, evaluate mappings, co-design search (constrained BO)",
+    ),
     "train": ("coexplore.cli.train", "train one child network of a search space on a dataset"),
     "cache": ("coexplore.cli.cache", "the result cache of trained candidates: statistics, export"),
     "envs": ("coexplore.cli.envs", "list the scenarios (envs/*.yaml) and their Gymnasium ids"),

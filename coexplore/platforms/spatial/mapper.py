@@ -152,6 +152,44 @@ class MapSpace:
         getattr(batch, KINDS[ks])[i, ls, d] //= p
         getattr(batch, KINDS[kd])[i, ld, d] *= p
 
+    def neighbours(self, one: MappingBatch) -> MappingBatch:
+        """Every mapping one step from ``one`` (a batch of one): one prime factor of a dim moved
+        to another allowed slot, two adjacent loops of a level swapped, one bypass flipped."""
+        rows = []
+        values = {kind: getattr(one, kind)[0] for kind in KINDS}
+        for d in range(len(DIMS)):
+            allowed = self.allowed[d]
+            for src in allowed:
+                ls, ks = self.slots[src]
+                f = int(values[KINDS[ks]][ls, d])
+                for p in sorted(set(prime_factors(f))) if f > 1 else ():
+                    for dst in allowed:
+                        if dst == src:
+                            continue
+                        ld, kd = self.slots[dst]
+                        rows.append(("move", d, ls, ks, ld, kd, p))
+        levels = len(self.template.levels)
+        for li in range(levels):
+            for j in range(len(DIMS) - 1):
+                rows.append(("swap", li, j))
+        for li in self.bypass_levels:
+            for ti, t in enumerate(TENSORS):
+                if t in self.template.levels[li].keeps:
+                    rows.append(("flip", li, ti))
+        out = MappingBatch.concat([one] * len(rows)) if rows else one.copy()
+        for r, step in enumerate(rows):
+            if step[0] == "move":
+                _, d, ls, ks, ld, kd, p = step
+                getattr(out, KINDS[ks])[r, ls, d] //= p
+                getattr(out, KINDS[kd])[r, ld, d] *= p
+            elif step[0] == "swap":
+                _, li, j = step
+                out.order[r, li, [j, j + 1]] = out.order[r, li, [j + 1, j]]
+            else:
+                _, li, ti = step
+                out.keep[r, li, ti] = ~out.keep[r, li, ti]
+        return out
+
     def size_estimate(self) -> float:
         """Tilings × orders × bypasses (an upper bound on distinct mappings)."""
         tilings = 1
@@ -252,13 +290,17 @@ def search_mappings(
     budget: int = 6000,
     rng: np.random.Generator | None = None,
     objective: str = "edp",
-    start_fraction: float = 0.5,
+    start_fraction: float = 0.4,
     elite: int = 32,
+    rounds: int = 8,
+    climb_fraction: float = 0.3,
 ) -> MapperResult:
     """The best mapping of ``problem`` in ``budget`` model evaluations.
 
-    ``start_fraction`` of the budget goes to random mappings, the rest to rounds of mutating
-    the ``elite`` best (μ + λ). Deterministic for a given ``rng`` seed.
+    ``start_fraction`` of the budget goes to random mappings, then rounds of mutating the
+    ``elite`` best (μ + λ), and the last ``climb_fraction`` to steepest descent from the best
+    (all :meth:`MapSpace.neighbours` of the current mapping per step, until none is better or
+    the budget is spent). Deterministic for a given ``rng`` seed.
     """
     if budget < 2:
         raise ConfigError("mapper", "budget", "an integer >= 2", budget)
@@ -269,8 +311,9 @@ def search_mappings(
     stats = evaluate_batch(template, problem, pool)
     values = objective_values(stats, objective)
     spent, valid = start, int(stats.valid.sum())
-    rounds_left = budget - start
-    per_round = max(elite * 4, rounds_left // 8) if rounds_left else 0
+    climb = int(budget * climb_fraction)
+    rounds_left = budget - start - climb
+    per_round = max(elite, -(-rounds_left // rounds)) if rounds_left else 0
     while rounds_left > 0:
         k = min(per_round, rounds_left)
         best = np.argsort(values)[:elite]
@@ -286,11 +329,22 @@ def search_mappings(
         pool = MappingBatch.concat([pool.take(keep), children])
         values = np.concatenate([values[keep], cvalues])
     i = int(np.argmin(values))
-    best_batch = pool.take([i])
+    best_batch, best_value = pool.take([i]), float(values[i])
+    climb += max(0, rounds_left)
+    while climb > 0 and np.isfinite(best_value):
+        near = space.neighbours(best_batch)
+        near = near.take(slice(0, climb))
+        nstats = evaluate_batch(template, problem, near)
+        nvalues = objective_values(nstats, objective)
+        spent, valid, climb = spent + len(near), valid + int(nstats.valid.sum()), climb - len(near)
+        j = int(np.argmin(nvalues))
+        if not nvalues[j] < best_value * (1 - 1e-12):
+            break
+        best_batch, best_value = near.take([j]), float(nvalues[j])
     return MapperResult(
         batch=best_batch,
         stats=evaluate_batch(template, problem, best_batch),
-        value=float(values[i]),
+        value=best_value,
         evaluations=spent,
         valid_evaluations=valid,
     )

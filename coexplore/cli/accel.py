@@ -1,0 +1,174 @@
+"""``coexplore accel``: spatial accelerator templates, evaluating mappings, co-design search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from coexplore.cli.table import render
+from coexplore.config import load_mapping
+from coexplore.platforms.spatial.network import DEFAULT_MAPPER_BUDGET
+
+NETS = "resnet50, resnet18, dqn, mlp, bert-base, a network preset or a network file"
+
+
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
+    accel = sub.add_parser(
+        "accel",
+        help=summary,
+        description="Spatial accelerators (a PE array with scratchpads, a global buffer, DRAM) "
+        "and the loop mapping of every layer: list the templates, evaluate a network on given "
+        "mappings, or search hardware parameters and mappings together under the template's "
+        "silicon budget (constrained Bayesian optimisation and baselines). Model: docs/spatial.md.",
+    )
+    cmds = accel.add_subparsers(dest="accel_command", required=True, metavar="COMMAND")
+
+    t = cmds.add_parser("templates", help="list the built-in templates and their design spaces")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.set_defaults(func=cmd_templates)
+
+    ev = cmds.add_parser(
+        "evaluate",
+        help="a network on a template: cycles, energy, EDP and access counts per layer",
+        description="Evaluate every layer of a network on a template. With --mapping, on the "
+        "mappings of that file (as `accel search --out` writes it, with the design point it "
+        "found, or one mapping for every layer); without, on the mapper's best mapping per "
+        "layer. An invalid mapping is reported with the budgets it breaks.",
+    )
+    _common(ev)
+    ev.add_argument("--mapping", metavar="FILE", help="mapping file (YAML/JSON)")
+    ev.add_argument("--detail", action="store_true", help="access counts per level and tensor")
+    ev.set_defaults(func=cmd_evaluate)
+
+    se = cmds.add_parser(
+        "search",
+        help="search hardware parameters and mappings for the lowest EDP",
+        description="Search the template's design space (PE array, scratchpads, buffer, "
+        "bandwidth; budget: the template's own area) with every layer mapped by the mapper "
+        "for each design point, and compare with the template as it is.",
+    )
+    _common(se)
+    from coexplore.accel.searchers import SEARCHERS
+
+    se.add_argument("--search", default="cbo", choices=list(SEARCHERS), help="searcher")
+    se.add_argument("--budget", type=int, default=50, help="design points to evaluate")
+    se.add_argument(
+        "--max-latency",
+        default="baseline",
+        metavar="L",
+        help="latency limit, known only after evaluation: 'baseline' (no slower than the "
+        "template as it is), 'none', or cycles (default baseline)",
+    )
+    se.add_argument("--out", metavar="FILE", help="write the best design's mapping file here")
+    se.set_defaults(func=cmd_search)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--template", default="eyeriss-like", metavar="T",
+                   help="a built-in template (accel templates) or a template YAML file")  # fmt: skip
+    p.add_argument("--net", required=True, metavar="NET", help=NETS)
+    p.add_argument("--batch", type=int, default=1, help="inputs per pass (default 1)")
+    p.add_argument("--mapper-budget", type=int, default=DEFAULT_MAPPER_BUDGET, metavar="M",
+                   help=f"model evaluations per layer (default {DEFAULT_MAPPER_BUDGET})")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from coexplore.platforms.spatial.arch import builtin_templates, load_template
+    from coexplore.platforms.spatial.space import template_space
+
+    out = []
+    for name in builtin_templates():
+        t = load_template(name)
+        space = template_space(t) if t.space else None
+        out.append({
+            "name": name,
+            "description": t.description,
+            "source": t.source,
+            "pes": t.pes,
+            "area_mm2": t.area_mm2,
+            "levels": [lv.name for lv in t.levels],
+            "space": {p.name: list(p.choices) for p in space.params} if space else None,
+            "budget": space.budget.to_dict() if space else None,
+        })  # fmt: skip
+    if args.json:
+        print(json.dumps({"templates": out}, indent=2))
+        return 0
+    rows = [[t["name"], t["pes"], t["area_mm2"] or "–", " > ".join(t["levels"])] for t in out]
+    print(render(["template", "PEs", "area mm²", "levels (outer to inner)"], rows))
+    return 0
+
+
+def _plain(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=float))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from coexplore.accel.run import evaluate_report
+    from coexplore.platforms.spatial.network import read_mapping_file
+
+    mappings = hardware = None
+    if args.mapping:
+        data = load_mapping(args.mapping)
+        hardware = data.get("hardware")
+        mappings = read_mapping_file(args.mapping)
+    report = evaluate_report(args.template, args.net, mappings, hardware, args.mapper_budget,
+                             args.seed, args.detail, args.batch, args.mapping or "<mapping>")  # fmt: skip
+    if args.json:
+        print(json.dumps(_plain(report), indent=2))
+        return 0 if report["valid"] else 1
+    rows = [[ly["name"], ly["count"], ly["valid"], ly["cycles"], ly["energy_j"] * 1e6]
+            for ly in report["layers"]]  # fmt: skip
+    print(render(["layer", "count", "valid", "cycles", "energy µJ"], rows))
+    for ly in report["layers"]:
+        for v in ly.get("violations", []):
+            print(f"{ly['name']}: {v}", file=sys.stderr)
+    print(f"\n{report['workload']} on {report['template']}: {report['cycles']:,.0f} cycles, "
+          f"{report['energy_j'] * 1e3:.4g} mJ, EDP {report['edp']:.4g} J·cycle")  # fmt: skip
+    return 0 if report["valid"] else 1
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from coexplore.accel.run import make_problem, search_report
+
+    problem, baseline = make_problem(args.template, args.net, args.mapper_budget,
+                                     args.max_latency, args.batch)  # fmt: skip
+    bar = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=args.budget, desc=f"{args.search} search", unit="design")
+        problem.on_price = lambda _p: bar.update(1)
+    try:
+        report = search_report(problem, baseline, args.search, args.budget, args.seed)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.out and report.get("mapping_file"):
+        path = Path(args.out)
+        text = (json.dumps(_plain(report["mapping_file"]), indent=2) if path.suffix == ".json"
+                else yaml.safe_dump(_plain(report["mapping_file"]), sort_keys=False))  # fmt: skip
+        path.write_text(text)
+    if args.json:
+        print(json.dumps(_plain(report), indent=2))
+        return 0 if report["valid"] else 1
+    print(f"{report['search']} on {report['net']} / {report['template']}: "
+          f"{report['evaluations']} design points, {report['invalid_evaluations']} invalid, "
+          f"{report['infeasible_evaluations']} infeasible, {report['wall_s']:.1f} s")  # fmt: skip
+    print(f"baseline (the template as it is): EDP {report['baseline_edp']:.4g} J·cycle, "
+          f"{report['baseline_cycles']:,.0f} cycles")  # fmt: skip
+    if report["valid"]:
+        print(f"best: EDP {report['edp']:.4g} J·cycle ({report['edp_vs_baseline']:.3f}× the "
+              f"baseline), {report['cycles']:,.0f} cycles, {report['area_mm2'] or 0:.4g} mm²")  # fmt: skip
+        print("design: " + ", ".join(f"{k}={v}" for k, v in report["design"].items()))
+        if args.out:
+            print(f"mapping file: {args.out}")
+    else:
+        print("no feasible design found")
+    return 0 if report["valid"] else 1
