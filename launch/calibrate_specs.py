@@ -9,6 +9,12 @@ near the median, so the fast phase prunes a real share of candidates without tra
     .venv/bin/python launch/calibrate_specs.py mnist5k 6 XC7Z020,XC7A50T 12
     .venv/bin/python launch/calibrate_specs.py cifar10 10 XC7Z020,XC7A50T 8
     .venv/bin/python launch/calibrate_specs.py cifar10 0 XC7Z020,XC7A50T 40 --space nb201
+
+With ``--template T`` the hardware is a spatial accelerator template instead (``parts`` is then
+ignored, write ``-``): each candidate's layers are mapped on the template as it is, and the
+latency and EDP percentiles are printed (the specs of ``envs/nb201-eyeriss.yaml``)::
+
+    .venv/bin/python launch/calibrate_specs.py cifar10 0 - 40 --space nb201 --template eyeriss-like
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ def main() -> None:
     ap.add_argument("samples", type=int)
     ap.add_argument("--space", choices=("chain", "nb201"), default="chain")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--template", help="a spatial accelerator template instead of FPGA parts")
     args = ap.parse_args()
+    if args.template:
+        return calibrate_spatial(args)
     (shape, classes), parts = SHAPES[args.dataset], args.parts.split(",")
     rng = np.random.default_rng(args.seed)
     chain = args.space == "chain"
@@ -47,6 +56,30 @@ def main() -> None:
         f"{args.dataset}, {where}, {parts}: throughput (images/s) "
         f"percentiles 10/25/50/75/90 = {pct.tolist()}; "
         f"{(time.perf_counter() - start) / args.samples:.2f} s per candidate"
+    )
+
+
+def calibrate_spatial(args: argparse.Namespace) -> None:
+    from coexplore.core.specs import Specs
+    from coexplore.platforms.spatial.family import SpatialAccelerator, SpatialHardware
+
+    shape, classes = SHAPES[args.dataset]
+    rng = np.random.default_rng(args.seed)
+    space = ChainSpace(depth=args.depth) if args.space == "chain" else make_space("nb201")
+    platform = SpatialAccelerator(SpatialHardware(template=args.template, search_hardware=False))
+    latency, edp, start = [], [], time.perf_counter()
+    for _ in range(args.samples):
+        kwargs = {"input_size": shape[1]} if args.space == "chain" else {}
+        network = space.sample(rng, **kwargs).network(shape, classes)
+        metrics = platform.evaluate(network, None, Specs(), None).metrics
+        latency.append(metrics.latency_s)
+        edp.append(metrics.edp_js)
+    q = [10, 25, 50, 75, 90]
+    print(
+        f"{args.dataset}, {args.space}, {args.template}: percentiles {q} of latency (ms) "
+        f"{(np.percentile(latency, q) * 1e3).round(3).tolist()}, of EDP (J·s) "
+        f"{[float(f'{v:.3g}') for v in np.percentile(edp, q)]}; "
+        f"{(time.perf_counter() - start) / args.samples:.3f} s per candidate"
     )
 
 

@@ -141,6 +141,7 @@ def test_the_wheel_ships_the_scenarios_and_parts(tmp_path):
     for scenario in scenario_files():
         assert any(n.endswith(f"share/coexplore/envs/{scenario}.yaml") for n in names)
     assert any(n.endswith("coexplore/platforms/fpga_pipeline/parts/XC7Z020.yaml") for n in names)
+    assert any(n.endswith("coexplore/platforms/spatial/templates/eyeriss-like.yaml") for n in names)
     for table in ("nb201_accuracy.csv.gz", "nb201_latency_help.csv.gz"):
         assert any(n.endswith(f"coexplore/tables/files/{table}") for n in names)
 

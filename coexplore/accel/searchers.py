@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -66,6 +67,7 @@ def _penalised(values: list[float]) -> np.ndarray:
 
 def _fit_gp(x: np.ndarray, y: np.ndarray):
     import torch
+    from botorch.exceptions import InputDataWarning
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms import Standardize
@@ -73,9 +75,13 @@ def _fit_gp(x: np.ndarray, y: np.ndarray):
 
     tx = torch.tensor(x, dtype=torch.float64)
     ty = torch.tensor(y, dtype=torch.float64).reshape(-1, 1)
-    gp = SingleTaskGP(tx, ty, outcome_transform=Standardize(m=1))
-    # A failed fit keeps the prior's hyperparameters: still a usable model.
-    with contextlib.suppress(Exception):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputDataWarning)
+        gp = SingleTaskGP(tx, ty, outcome_transform=Standardize(m=1))
+    # A failed fit keeps the prior's hyperparameters: still a usable model. Constant outcomes
+    # (every start point penalised alike) are legitimate data here, not a user mistake.
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore", InputDataWarning)
         fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
     return gp
 
@@ -101,7 +107,10 @@ def _initial(budget: int) -> int:
 @SEARCHERS.decorator("cbo")
 def constrained_bo(problem: CodesignProblem, budget: int, rng: np.random.Generator):
     import torch
-    from botorch.acquisition.analytic import LogConstrainedExpectedImprovement
+    from botorch.acquisition.analytic import (
+        LogConstrainedExpectedImprovement,
+        LogExpectedImprovement,
+    )
     from botorch.models import ModelListGP
 
     torch.manual_seed(int(rng.integers(2**31)))
@@ -118,15 +127,17 @@ def constrained_bo(problem: CodesignProblem, budget: int, rng: np.random.Generat
         y = _penalised([math.log(p.edp) if math.isfinite(p.edp) else math.nan for p in points])
         slack = np.array([problem.constraint_slack(p) for p in points])
         objective_gp = _fit_gp(x_all[evaluated], -y)  # maximise −log EDP
-        constraint_gp = _fit_gp(x_all[evaluated], slack)
         feasible = slack <= 0
         best = float((-y)[feasible].max()) if feasible.any() else float((-y).min())
-        acq = LogConstrainedExpectedImprovement(
-            ModelListGP(objective_gp, constraint_gp),
-            best_f=best,
-            objective_index=0,
-            constraints={1: (None, 0.0)},
-        )
+        if np.ptp(slack) == 0:  # nothing to learn about the constraint yet (or no limit)
+            acq = LogExpectedImprovement(objective_gp, best_f=best)
+        else:
+            acq = LogConstrainedExpectedImprovement(
+                ModelListGP(objective_gp, _fit_gp(x_all[evaluated], slack)),
+                best_f=best,
+                objective_index=0,
+                constraints={1: (None, 0.0)},
+            )
         idx = np.flatnonzero(remaining)
         j = idx[_argmax_acquisition(acq, x_all[idx])]
         out.append(problem.evaluate(candidates[j]))

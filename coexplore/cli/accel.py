@@ -69,12 +69,21 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--template", default="eyeriss-like", metavar="T",
-                   help="a built-in template (accel templates) or a template YAML file")  # fmt: skip
+    p.add_argument(
+        "--template",
+        default="eyeriss-like",
+        metavar="T",
+        help="a built-in template (accel templates) or a template YAML file",
+    )
     p.add_argument("--net", required=True, metavar="NET", help=NETS)
     p.add_argument("--batch", type=int, default=1, help="inputs per pass (default 1)")
-    p.add_argument("--mapper-budget", type=int, default=DEFAULT_MAPPER_BUDGET, metavar="M",
-                   help=f"model evaluations per layer (default {DEFAULT_MAPPER_BUDGET})")  # fmt: skip
+    p.add_argument(
+        "--mapper-budget",
+        type=int,
+        default=DEFAULT_MAPPER_BUDGET,
+        metavar="M",
+        help=f"model evaluations per layer (default {DEFAULT_MAPPER_BUDGET})",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -87,16 +96,18 @@ def cmd_templates(args: argparse.Namespace) -> int:
     for name in builtin_templates():
         t = load_template(name)
         space = template_space(t) if t.space else None
-        out.append({
-            "name": name,
-            "description": t.description,
-            "source": t.source,
-            "pes": t.pes,
-            "area_mm2": t.area_mm2,
-            "levels": [lv.name for lv in t.levels],
-            "space": {p.name: list(p.choices) for p in space.params} if space else None,
-            "budget": space.budget.to_dict() if space else None,
-        })  # fmt: skip
+        out.append(
+            {
+                "name": name,
+                "description": t.description,
+                "source": t.source,
+                "pes": t.pes,
+                "area_mm2": t.area_mm2,
+                "levels": [lv.name for lv in t.levels],
+                "space": {p.name: list(p.choices) for p in space.params} if space else None,
+                "budget": space.budget.to_dict() if space else None,
+            }
+        )
     if args.json:
         print(json.dumps({"templates": out}, indent=2))
         return 0
@@ -118,27 +129,41 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data = load_mapping(args.mapping)
         hardware = data.get("hardware")
         mappings = read_mapping_file(args.mapping)
-    report = evaluate_report(args.template, args.net, mappings, hardware, args.mapper_budget,
-                             args.seed, args.detail, args.batch, args.mapping or "<mapping>")  # fmt: skip
+    report = evaluate_report(
+        args.template,
+        args.net,
+        mappings,
+        hardware,
+        args.mapper_budget,
+        args.seed,
+        args.detail,
+        args.batch,
+        args.mapping or "<mapping>",
+    )
     if args.json:
         print(json.dumps(_plain(report), indent=2))
         return 0 if report["valid"] else 1
-    rows = [[ly["name"], ly["count"], ly["valid"], ly["cycles"], ly["energy_j"] * 1e6]
-            for ly in report["layers"]]  # fmt: skip
+    rows = [
+        [ly["name"], ly["count"], ly["valid"], ly["cycles"], ly["energy_j"] * 1e6]
+        for ly in report["layers"]
+    ]
     print(render(["layer", "count", "valid", "cycles", "energy µJ"], rows))
     for ly in report["layers"]:
         for v in ly.get("violations", []):
             print(f"{ly['name']}: {v}", file=sys.stderr)
-    print(f"\n{report['workload']} on {report['template']}: {report['cycles']:,.0f} cycles, "
-          f"{report['energy_j'] * 1e3:.4g} mJ, EDP {report['edp']:.4g} J·cycle")  # fmt: skip
+    print(
+        f"\n{report['workload']} on {report['template']}: {report['cycles']:,.0f} cycles, "
+        f"{report['energy_j'] * 1e3:.4g} mJ, EDP {report['edp']:.4g} J·cycle"
+    )
     return 0 if report["valid"] else 1
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from coexplore.accel.run import make_problem, search_report
 
-    problem, baseline = make_problem(args.template, args.net, args.mapper_budget,
-                                     args.max_latency, args.batch)  # fmt: skip
+    problem, baseline = make_problem(
+        args.template, args.net, args.mapper_budget, args.max_latency, args.batch
+    )
     bar = None
     if not args.json and sys.stderr.isatty():
         from tqdm.auto import tqdm
@@ -152,20 +177,29 @@ def cmd_search(args: argparse.Namespace) -> int:
             bar.close()
     if args.out and report.get("mapping_file"):
         path = Path(args.out)
-        text = (json.dumps(_plain(report["mapping_file"]), indent=2) if path.suffix == ".json"
-                else yaml.safe_dump(_plain(report["mapping_file"]), sort_keys=False))  # fmt: skip
+        text = (
+            json.dumps(_plain(report["mapping_file"]), indent=2)
+            if path.suffix == ".json"
+            else yaml.safe_dump(_plain(report["mapping_file"]), sort_keys=False)
+        )
         path.write_text(text)
     if args.json:
         print(json.dumps(_plain(report), indent=2))
         return 0 if report["valid"] else 1
-    print(f"{report['search']} on {report['net']} / {report['template']}: "
-          f"{report['evaluations']} design points, {report['invalid_evaluations']} invalid, "
-          f"{report['infeasible_evaluations']} infeasible, {report['wall_s']:.1f} s")  # fmt: skip
-    print(f"baseline (the template as it is): EDP {report['baseline_edp']:.4g} J·cycle, "
-          f"{report['baseline_cycles']:,.0f} cycles")  # fmt: skip
+    print(
+        f"{report['search']} on {report['net']} / {report['template']}: "
+        f"{report['evaluations']} design points, {report['invalid_evaluations']} invalid, "
+        f"{report['infeasible_evaluations']} infeasible, {report['wall_s']:.1f} s"
+    )
+    print(
+        f"baseline (the template as it is): EDP {report['baseline_edp']:.4g} J·cycle, "
+        f"{report['baseline_cycles']:,.0f} cycles"
+    )
     if report["valid"]:
-        print(f"best: EDP {report['edp']:.4g} J·cycle ({report['edp_vs_baseline']:.3f}× the "
-              f"baseline), {report['cycles']:,.0f} cycles, {report['area_mm2'] or 0:.4g} mm²")  # fmt: skip
+        print(
+            f"best: EDP {report['edp']:.4g} J·cycle ({report['edp_vs_baseline']:.3f}× the "
+            f"baseline), {report['cycles']:,.0f} cycles, {report['area_mm2'] or 0:.4g} mm²"
+        )
         print("design: " + ", ".join(f"{k}={v}" for k, v in report["design"].items()))
         if args.out:
             print(f"mapping file: {args.out}")

@@ -127,7 +127,11 @@ class Template:
         out = {"name": self.name, "clock_hz": self.clock_hz, "mac": dataclasses.asdict(self.mac)}
         levels = []
         for lv in self.levels:
-            d = {k: v for k, v in dataclasses.asdict(lv).items() if v is not None}
+            d = {
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(lv).items()
+                if v is not None
+            }
             d["fanout"] = {"x": d.pop("fanout_x"), "y": d.pop("fanout_y")}
             levels.append(d)
         return {**out, "levels": levels}

@@ -200,34 +200,46 @@ class MapSpace:
 
     def enumerate(self, limit: int = 2_000_000) -> MappingBatch:
         """Every distinct mapping: all tilings, per level all orders of its loops with a factor
-        > 1, all bypass choices. Raises when there are more than ``limit``."""
-        per_dim = [list(_factorizations(self.problem.dims[d], len(self.allowed[d])))
-                   for d in range(len(DIMS))]  # fmt: skip
-        tilings = list(itertools.product(*per_dim))
-        rows: list[MappingBatch] = []
-        count = 0
-        levels = len(self.template.levels)
-        keep_choices = self._keep_choices()
-        for tiling in tilings:
-            base = MappingBatch.ones(self.template, 1)
-            for d, factors in enumerate(tiling):
-                for s, f in zip(self.allowed[d], factors, strict=True):
-                    li, ki = self.slots[s]
-                    getattr(base, KINDS[ki])[0, li, d] *= f
-            looped = [[d for d in range(len(DIMS)) if base.temporal[0, li, d] > 1]
-                      for li in range(levels)]  # fmt: skip
-            orders = itertools.product(*(itertools.permutations(ds) for ds in looped))
-            for order in orders:
-                for keep in keep_choices:
-                    count += 1
-                    if count > limit:
-                        raise ValueError(f"the map space has more than {limit} mappings")
-                    m = base.copy()
-                    for li, ds in enumerate(order):
-                        m.order[0, li] = list(ds) + [d for d in range(len(DIMS)) if d not in ds]
-                    m.keep[0] = keep
-                    rows.append(m)
-        return MappingBatch.concat(rows)
+        > 1 (the order of factor-1 loops changes nothing), all bypass choices. Raises when
+        there are more than ``limit``."""
+        levels, dims = len(self.template.levels), len(DIMS)
+        per_dim = [np.array(list(_factorizations(self.problem.dims[d], len(self.allowed[d]))),
+                            dtype=np.int64).reshape(-1, len(self.allowed[d]))
+                   for d in range(dims)]  # fmt: skip
+        count = math.prod(len(f) for f in per_dim)
+        if count > limit:
+            raise ValueError(f"the map space has more than {limit} tilings")
+        grids = np.meshgrid(*(np.arange(len(f)) for f in per_dim), indexing="ij")
+        picks = [g.ravel() for g in grids]
+        n = len(picks[0])
+        tilings = MappingBatch.ones(self.template, n)
+        for d in range(dims):
+            for j, s in enumerate(self.allowed[d]):
+                li, ki = self.slots[s]
+                getattr(tilings, KINDS[ki])[:, li, d] *= per_dim[d][picks[d], j]
+        looped = tilings.temporal > 1  # (n, L, D)
+        signature = np.packbits(looped.reshape(n, -1), axis=1)
+        _, group = np.unique(signature, axis=0, return_inverse=True)
+        keeps = np.array(self._keep_choices())  # (k, L, 3)
+        out: list[MappingBatch] = []
+        total = 0
+        for g in range(group.max() + 1):
+            rows = np.flatnonzero(group.ravel() == g)
+            ds = [np.flatnonzero(looped[rows[0], li]) for li in range(levels)]
+            orders = list(itertools.product(*(itertools.permutations(x) for x in ds)))
+            total += len(rows) * len(orders) * len(keeps)
+            if total > limit:
+                raise ValueError(f"the map space has more than {limit} mappings")
+            order = np.empty((len(orders), levels, dims), np.int64)
+            for o, per_level in enumerate(orders):
+                for li, first in enumerate(per_level):
+                    order[o, li] = [*first, *(d for d in range(dims) if d not in first)]
+            reps = len(orders) * len(keeps)
+            block = tilings.take(np.repeat(rows, reps))
+            block.order = np.tile(np.repeat(order, len(keeps), axis=0), (len(rows), 1, 1))
+            block.keep = np.tile(keeps, (len(rows) * len(orders), 1, 1))
+            out.append(block)
+        return MappingBatch.concat(out)
 
     def _keep_choices(self) -> list[np.ndarray]:
         can = np.array([[t in lv.keeps for t in TENSORS] for lv in self.template.levels])
