@@ -133,7 +133,7 @@ def test_hand_computed_two_by_two_array():
     s = evaluate_batch(t, p, b)
     assert not violations(t, p, b)
     assert s.valid[0] and s.cycles[0] == 4 and s.pes[0] == 4
-    w, i, o = 0, 1, 2
+    w, i = 0, 1  # weights, inputs
     assert s.reads[0, 0, w] == 16 and s.reads[0, 0, i] == 4 and s.updates[0, 0] == 8
     assert s.writes[0, 2].tolist() == [16, 16, 16] and s.reads[0, 2].tolist() == [16, 16, 8]
     assert s.level_energy_pj[0].tolist() == [2800, 0, 80 + 144]
