@@ -32,6 +32,10 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=cmd_templates)
 
+    w = cmds.add_parser("workloads", help="list the workload presets (networks as loop nests)")
+    w.add_argument("--json", action="store_true", help="print one JSON object")
+    w.set_defaults(func=cmd_workloads)
+
     ev = cmds.add_parser(
         "evaluate",
         help="a network on a template: cycles, energy, EDP and access counts per layer",
@@ -106,6 +110,8 @@ def cmd_templates(args: argparse.Namespace) -> int:
                 "levels": [lv.name for lv in t.levels],
                 "space": {p.name: list(p.choices) for p in space.params} if space else None,
                 "budget": space.budget.to_dict() if space else None,
+                "space_points": space.size() if space else None,
+                "points_within_budget": len(space.feasible_points()) if space else None,
             }
         )
     if args.json:
@@ -113,6 +119,25 @@ def cmd_templates(args: argparse.Namespace) -> int:
         return 0
     rows = [[t["name"], t["pes"], t["area_mm2"] or "–", " > ".join(t["levels"])] for t in out]
     print(render(["template", "PEs", "area mm²", "levels (outer to inner)"], rows))
+    return 0
+
+
+def cmd_workloads(args: argparse.Namespace) -> int:
+    from coexplore.workloads.suites import WORKLOADS, load_workload
+
+    out = []
+    for name in WORKLOADS:
+        w = load_workload(name)
+        doc = (WORKLOADS.get(name).__doc__ or "").strip().splitlines()[0]
+        out.append({"name": name, "unique_layers": len(w.layers), "layers": w.layer_count,
+                    "macs": w.macs, "description": doc})  # fmt: skip
+    if args.json:
+        print(json.dumps({"workloads": out}, indent=2))
+        return 0
+    rows = [[w["name"], w["unique_layers"], w["layers"], w["macs"] / 1e6, w["description"]]
+            for w in out]  # fmt: skip
+    print(render(["workload", "unique", "layers", "M MACs", "description"], rows))
+    print("Every chain network preset and network file is a workload too.")
     return 0
 
 
