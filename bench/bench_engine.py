@@ -38,10 +38,9 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import best_time  # bench/timing.py
 
 from coexplore.platforms.fpga_pipeline.engine import (
     BUDGETS,
@@ -65,16 +64,6 @@ CASES = (  # (network preset, part)
 PRECISION = "fixed16"
 SWEEP_CELLS = (1_000, 10_000, 100_000, 1_000_000)  # design × layer cells per call
 WARM_UP_CELLS = 4_000_000  # one large call first, so every figure sees a warmed-up allocator
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` calls of ``fn`` (seconds)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def check_agreement(layers, table, rows, designs, part, precision) -> None:

@@ -37,10 +37,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import best_time  # bench/timing.py
 
 from coexplore.platforms.spatial.arch import load_template
 from coexplore.platforms.spatial.mapper import MapSpace
@@ -67,16 +66,6 @@ def problem_of(workload: str | None, layer: str | None) -> Problem:
         if problem.name == layer:
             return problem
     raise KeyError(f"{workload} has no layer {layer}")
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` calls of ``fn`` (seconds)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def check_agreement(template, problem, batch: MappingBatch, nests: list[LoopNest]) -> int:

@@ -104,17 +104,13 @@ def _initial(budget: int) -> int:
     return max(2, min(8, budget // 4))
 
 
-@SEARCHERS.decorator("cbo")
-def constrained_bo(problem: CodesignProblem, budget: int, rng: np.random.Generator):
+def _bayes_loop(problem: CodesignProblem, budget: int, rng: np.random.Generator,
+                candidates: np.ndarray, acquisition: Callable) -> list[PointResult]:  # fmt: skip
+    """Random start points, then the candidate maximising ``acquisition(points, x)`` (built
+    from the points evaluated so far and their inputs) until ``budget`` points are evaluated."""
     import torch
-    from botorch.acquisition.analytic import (
-        LogConstrainedExpectedImprovement,
-        LogExpectedImprovement,
-    )
-    from botorch.models import ModelListGP
 
     torch.manual_seed(int(rng.integers(2**31)))
-    candidates = problem.space.feasible_points()  # the known constraints, exploited exactly
     x_all = _normalise(problem, candidates)
     remaining = np.ones(len(candidates), bool)
     out: list[PointResult] = []
@@ -123,21 +119,7 @@ def constrained_bo(problem: CodesignProblem, budget: int, rng: np.random.Generat
         remaining[i] = False
     while len(out) < min(budget, len(candidates)):
         evaluated = np.flatnonzero(~remaining)
-        points = [problem.evaluate(candidates[i]) for i in evaluated]
-        y = _penalised([math.log(p.edp) if math.isfinite(p.edp) else math.nan for p in points])
-        slack = np.array([problem.constraint_slack(p) for p in points])
-        objective_gp = _fit_gp(x_all[evaluated], -y)  # maximise −log EDP
-        feasible = slack <= 0
-        best = float((-y)[feasible].max()) if feasible.any() else float((-y).min())
-        if np.ptp(slack) == 0:  # nothing to learn about the constraint yet (or no limit)
-            acq = LogExpectedImprovement(objective_gp, best_f=best)
-        else:
-            acq = LogConstrainedExpectedImprovement(
-                ModelListGP(objective_gp, _fit_gp(x_all[evaluated], slack)),
-                best_f=best,
-                objective_index=0,
-                constraints={1: (None, 0.0)},
-            )
+        acq = acquisition([problem.evaluate(candidates[i]) for i in evaluated], x_all[evaluated])
         idx = np.flatnonzero(remaining)
         j = idx[_argmax_acquisition(acq, x_all[idx])]
         out.append(problem.evaluate(candidates[j]))
@@ -145,29 +127,42 @@ def constrained_bo(problem: CodesignProblem, budget: int, rng: np.random.Generat
     return out
 
 
+@SEARCHERS.decorator("cbo")
+def constrained_bo(problem: CodesignProblem, budget: int, rng: np.random.Generator):
+    from botorch.acquisition.analytic import (
+        LogConstrainedExpectedImprovement,
+        LogExpectedImprovement,
+    )
+    from botorch.models import ModelListGP
+
+    def acquisition(points: list[PointResult], x: np.ndarray):
+        y = _penalised([math.log(p.edp) if math.isfinite(p.edp) else math.nan for p in points])
+        slack = np.array([problem.constraint_slack(p) for p in points])
+        objective_gp = _fit_gp(x, -y)  # maximise −log EDP
+        feasible = slack <= 0
+        best = float((-y)[feasible].max()) if feasible.any() else float((-y).min())
+        if np.ptp(slack) == 0:  # nothing to learn about the constraint yet (or no limit)
+            return LogExpectedImprovement(objective_gp, best_f=best)
+        return LogConstrainedExpectedImprovement(
+            ModelListGP(objective_gp, _fit_gp(x, slack)),
+            best_f=best,
+            objective_index=0,
+            constraints={1: (None, 0.0)},
+        )
+
+    # the known constraints, exploited exactly: only points within budget are candidates
+    return _bayes_loop(problem, budget, rng, problem.space.feasible_points(), acquisition)
+
+
 @SEARCHERS.decorator("bo")
 def penalty_bo(problem: CodesignProblem, budget: int, rng: np.random.Generator):
-    import torch
     from botorch.acquisition.analytic import LogExpectedImprovement
 
-    torch.manual_seed(int(rng.integers(2**31)))
-    box = _box(problem)
-    x_all = _normalise(problem, box)
-    remaining = np.ones(len(box), bool)
-    out: list[PointResult] = []
-    for i in rng.permutation(len(box))[: min(_initial(budget), budget)]:
-        out.append(problem.evaluate(box[i]))
-        remaining[i] = False
-    while len(out) < min(budget, len(box)):
-        evaluated = np.flatnonzero(~remaining)
-        y = _penalised([_log_edp(problem.evaluate(box[i])) for i in evaluated])
-        gp = _fit_gp(x_all[evaluated], -y)
-        acq = LogExpectedImprovement(gp, best_f=float((-y).max()))
-        idx = np.flatnonzero(remaining)
-        j = idx[_argmax_acquisition(acq, x_all[idx])]
-        out.append(problem.evaluate(box[j]))
-        remaining[j] = False
-    return out
+    def acquisition(points: list[PointResult], x: np.ndarray):
+        y = _penalised([_log_edp(p) for p in points])
+        return LogExpectedImprovement(_fit_gp(x, -y), best_f=float((-y).max()))
+
+    return _bayes_loop(problem, budget, rng, _box(problem), acquisition)
 
 
 @SEARCHERS.decorator("tpe")
