@@ -53,7 +53,9 @@ def final_edp(template, workload, budget: int, seed: int) -> tuple[float, float,
 def run_one(args, net: str, method: str, seed: int, cache: dict) -> dict:
     if net not in cache:
         cache.clear()  # one workload at a time: its problem caches every priced design point
-        problem, baseline = make_problem(TEMPLATE, net, args.mapper_budget, "baseline")
+        problem, baseline = make_problem(
+            TEMPLATE, net, args.mapper_budget, "baseline", energy_exponent=args.energy_exponent
+        )
         cache[net] = (problem, baseline)
     problem, baseline = cache[net]
     report = search_report(problem, baseline, method, args.budget, seed)
@@ -215,6 +217,32 @@ def write_report(args) -> None:
         fig.savefig(figures / f"{net}.png", dpi=110)
         plt.close(fig)
         lines += ["", f"![EDP against evaluations, {net}](cbo_figures/{net}.png)", ""]
+    ablation = load_runs(Path(f"{args.out}-energy0"))
+    if ablation:
+        lines += [
+            "## Ablation: the template's energies per access",
+            "",
+            "The design space scales a resized buffer's energy per access with the square root "
+            "of its capacity ratio (docs/spatial.md, our assumption). With exponent 0 every "
+            "level keeps the template's energy per access whatever its size (area still "
+            "scales), so the gains left are those of the array shape, buffer sizes and "
+            "mappings alone (`launch/cbo_codesign.py --energy-exponent 0 ...`):",
+            "",
+            "| workload | search | runs | final EDP vs base | search-time EDP vs base | invalid |",
+            "|---|---|---|---|---|---|",
+        ]
+        for net in args.nets.split(","):
+            base = baseline_finals(args, net) if any(k[0] == net for k in ablation) else None
+            for m in methods:
+                rs = ablation.get((net, m), [])
+                if not rs or base is None:
+                    continue
+                finals = [r["final_edp"] / base["edp"] for r in rs if r.get("final_edp")]
+                search = [r["edp_vs_baseline"] for r in rs if r.get("edp_vs_baseline")]
+                invalid = statistics.mean(r["invalid_evaluations"] for r in rs)
+                lines.append(f"| {net} | {m} | {len(rs)} | {mean_sd(finals)} | "
+                             f"{mean_sd(search)} | {invalid:.1f} |")  # fmt: skip
+        lines.append("")
     lines += ["## Goals", ""]
     for net, claim in CLAIMS.items():
         cbo = [s for s in summary if s[0] == net and s[1] == "cbo"]
@@ -252,10 +280,19 @@ def main() -> None:
     ap.add_argument("--final-mapper-budget", type=int, default=10000)
     ap.add_argument("--out", default=str(ROOT / "runs" / "cbo-codesign"))
     ap.add_argument("--quick", action="store_true", help="dqn and mlp, 2 seeds, budget 20")
+    ap.add_argument(
+        "--energy-exponent",
+        type=float,
+        help="energy per access ∝ (size ratio) ** this when the search changes a size (the "
+        "space's default 0.5); the ablation with 0 keeps the template's energies (its runs go "
+        "to OUT-energy0 and the docs' ablation section)",
+    )
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--doc", default=str(ROOT / "docs" / "cbo.md"), help="the report to write")
     args = ap.parse_args()
     torch.set_num_threads(1)  # the GPs are small; leave the second core to other work
+    if args.energy_exponent == 0:
+        args.out = f"{args.out}-energy0"
     if args.quick:
         args.nets, args.seeds, args.budget = "dqn,mlp", 2, 20
         args.out = str(ROOT / "runs" / "cbo-codesign-quick")
@@ -278,6 +315,9 @@ def main() -> None:
                     print(f"{net} {method} seed {seed}: EDP {ratio:.3f}× the baseline (search "
                           f"time), invalid {report['invalid_evaluations']}, "
                           f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+    if args.energy_exponent == 0:
+        print(f"runs in {out}; `--report-only` (without --energy-exponent) adds them to the docs")
+        return
     write_report(args)
 
 

@@ -30,9 +30,16 @@ def make_problem(
     mapper_budget: int = DEFAULT_MAPPER_BUDGET,
     max_latency: str | float | None = "baseline",
     batch: int = 1,
+    energy_exponent: float | None = None,
 ) -> tuple[CodesignProblem, PointResult]:
-    """The problem and its baseline (the template as it is)."""
-    space = template_space(load_template(template))
+    """The problem and its baseline (the template as it is); ``energy_exponent`` overrides how
+    every size parameter scales energy per access (0: the template's energies)."""
+    base = load_template(template)
+    data = base.space
+    if energy_exponent is not None and data:
+        data = {k: {**v, "energy_exponent": energy_exponent} if "size_words" in str(v["field"])
+                else v for k, v in data.items()}  # fmt: skip
+    space = template_space(base, data)
     problem = CodesignProblem(space, load_workload(net, batch), mapper_budget)
     baseline = problem.price(space.template)
     if max_latency == "baseline":

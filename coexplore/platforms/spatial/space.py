@@ -8,9 +8,10 @@ level's field with its choices::
       glb:  {level: shared_glb, field: size_words, choices: [65536, 131072, 262144]}
       glb_bw: {level: shared_glb, field: [read_bw, write_bw], choices: [8, 16, 32]}
 
-Changing a size rescales the level: area per instance in proportion to the words, and energy
-per access with the square root of the capacity ratio (the trend of CACTI's SRAM access energy
-with capacity; our assumption, the template gives one point). Instances follow the fan-outs, so
+Changing a size rescales the level: area per instance and leakage in proportion to the words,
+energy per access by the capacity ratio to the power ``energy_exponent`` (default 0.5,
+the square-root trend of CACTI's SRAM access energy with capacity; our assumption, the template
+gives one point; 0 keeps the template's energies). Instances follow the fan-outs, so
 a larger PE array pays for its scratchpads and MACs. The **budget** is the baseline template's
 area (when the template has areas) or else its PE count and on-chip words: a design is
 feasible when it does not exceed them, so a lower EDP is never bought with more silicon. Area
@@ -39,6 +40,7 @@ class Parameter:
     level: str
     fields: tuple[str, ...]
     choices: tuple[float, ...]
+    energy_exponent: float = 0.5  # energy per access ∝ (size ratio) ** this, for sizes
 
     def baseline(self, template: Template) -> float:
         level = template.levels[template.level_index(self.level)]
@@ -53,7 +55,10 @@ def parse_space(data: Any, template: Template, source: str) -> tuple[Parameter, 
         where = f"space.{name}"
         if not isinstance(spec, dict):
             raise ConfigError(source, where, "a mapping {level, field, choices}")
-        require_keys(spec, source, {"level", "field", "choices"}, prefix=where)
+        require_keys(spec, source, {"level", "field", "choices"}, {"energy_exponent"}, prefix=where)
+        exponent = spec.get("energy_exponent", 0.5)
+        if isinstance(exponent, bool) or not isinstance(exponent, int | float) or exponent < 0:
+            raise ConfigError(source, f"{where}.energy_exponent", "a number >= 0", exponent)
         names = [lv.name for lv in template.levels]
         if spec["level"] not in names:
             raise ConfigError(source, f"{where}.level", f"a level of {names}", spec["level"])
@@ -72,7 +77,8 @@ def parse_space(data: Any, template: Template, source: str) -> tuple[Parameter, 
             not float(c).is_integer() for c in choices
         ):
             raise ConfigError(source, f"{where}.choices", "integers for fan-outs and sizes")
-        params.append(Parameter(str(name), spec["level"], tuple(fields), tuple(sorted(choices))))
+        params.append(Parameter(str(name), spec["level"], tuple(fields), tuple(sorted(choices)),
+                                float(exponent)))  # fmt: skip
     return tuple(params)
 
 
@@ -88,8 +94,9 @@ def apply(template: Template, params: tuple[Parameter, ...], values: dict[str, f
         if "size_words" in p.fields and level.size_words:
             ratio = value / level.size_words
             changes["area_um2"] = level.area_um2 * ratio
-            changes["read_pj"] = level.read_pj * math.sqrt(ratio)
-            changes["write_pj"] = level.write_pj * math.sqrt(ratio)
+            scale = ratio**p.energy_exponent
+            changes["read_pj"] = level.read_pj * scale
+            changes["write_pj"] = level.write_pj * scale
             changes["leak_pj"] = level.leak_pj * ratio
         out = out.replace_level(p.level, **changes)
     values_text = ",".join(f"{p.name}={_fmt(values[p.name])}" for p in params)
