@@ -382,3 +382,19 @@ def test_accel_evaluate_reports_an_invalid_mapping(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert not report["valid"]
     assert any("capacity of psum_spad" in v for v in report["layers"][0]["violations"])
+
+
+def test_resizing_a_level_scales_area_and_energy_per_access():
+    t = load_template("eyeriss-like")
+    spad = {"level": "weights_spad", "field": "size_words", "choices": [384, 1536]}
+    for exponent, energy_factor in ((0.5, 2.0), (0.0, 1.0)):
+        space = template_space(t, {"w": {**spad, "energy_exponent": exponent}})
+        small, big = space.design([0]), space.design([1])
+        a, b = (x.levels[x.level_index("weights_spad")] for x in (small, big))
+        assert (a.size_words, b.size_words) == (384, 1536)
+        assert b.area_um2 == pytest.approx(4 * a.area_um2)
+        assert b.read_pj == pytest.approx(energy_factor * a.read_pj)
+        assert b.leak_pj == pytest.approx(4 * a.leak_pj)
+        assert small.levels == t.levels  # the template's own size changes nothing
+    with pytest.raises(ConfigError, match="energy_exponent"):
+        template_space(t, {"w": {**spad, "energy_exponent": -1}})
