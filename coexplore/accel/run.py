@@ -31,10 +31,14 @@ def make_problem(
     max_latency: str | float | None = "baseline",
     batch: int = 1,
     energy_exponent: float | None = None,
+    dram_bw: float | None = None,
 ) -> tuple[CodesignProblem, PointResult]:
     """The problem and its baseline (the template as it is); ``energy_exponent`` overrides how
-    every size parameter scales energy per access (0: the template's energies)."""
+    every size parameter scales energy per access (0: the template's energies); ``dram_bw``
+    bounds the outermost level's read and write bandwidth (words per cycle)."""
     base = load_template(template)
+    if dram_bw is not None:
+        base = base.replace_level(base.levels[0].name, read_bw=dram_bw, write_bw=dram_bw)
     data = base.space
     if energy_exponent is not None and data:
         data = {k: {**v, "energy_exponent": energy_exponent} if "size_words" in str(v["field"])
