@@ -187,7 +187,8 @@ def write_report(args) -> None:
         f"{args.seeds} --mapper-budget {args.mapper_budget} --final-mapper-budget "
         f"{args.final_mapper_budget}`",
         "",
-        "EDP in J·cycle (energy × cycles, Timeloop's unit), mean ± sd over seeds; *vs base* = "
+        "EDP in J·cycle (energy × cycles, Timeloop's unit), mean ± sd over the seeds that found "
+        "a feasible design; *vs base* = "
         "final EDP / baseline EDP; *invalid*: evaluations over the area budget (known before); "
         "*infeasible*: slower than the baseline (known after); *reach*: the median number of "
         "evaluations (and the share of seeds) after which the search's best-so-far EDP is at or "
