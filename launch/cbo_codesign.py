@@ -246,7 +246,7 @@ def write_report(args) -> None:
             summary.append((net, m, [f / base["edp"] for f in finals], invalid, reached, len(rs)))
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_xlabel("design points evaluated")
-        ax.set_ylabel("best EDP / baseline (search time)")
+        ax.set_ylabel("best EDP so far / baseline\n(mean over seeds with one)")
         ax.set_yscale("log")
         ax.set_title(f"{net} on {TEMPLATE}")
         ax.legend()
