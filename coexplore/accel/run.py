@@ -19,8 +19,12 @@ from coexplore.accel.problem import CodesignProblem, PointResult
 from coexplore.accel.searchers import run_search
 from coexplore.config import ConfigError
 from coexplore.platforms.spatial.arch import load_template
-from coexplore.platforms.spatial.network import DEFAULT_MAPPER_BUDGET
-from coexplore.platforms.spatial.space import template_space
+from coexplore.platforms.spatial.network import (
+    DEFAULT_MAPPER_BUDGET,
+    evaluate_workload,
+    map_workload,
+)
+from coexplore.platforms.spatial.space import apply, template_space
 from coexplore.workloads.suites import load_workload
 
 
@@ -129,8 +133,6 @@ def evaluate_report(template: str, net: str, mappings: dict | None, hardware: di
                     source: str = "<mapping>") -> dict[str, Any]:  # fmt: skip
     """A workload on a template (optionally a design point of its space), on given mappings or
     on the mapper's."""
-    from coexplore.platforms.spatial.network import evaluate_workload, map_workload
-
     base = load_template(template)
     design = base
     if hardware:
@@ -139,8 +141,6 @@ def evaluate_report(template: str, net: str, mappings: dict | None, hardware: di
         if unknown:
             raise ConfigError(source, f"hardware.{unknown[0]}", f"one of {space.names}")
         values = {**{p.name: p.baseline(base) for p in space.params}, **hardware}
-        from coexplore.platforms.spatial.space import apply
-
         design = apply(base, space.params, values)
     workload = load_workload(net, batch)
     if mappings is None:

@@ -61,6 +61,11 @@ class Problem:
         return math.prod(self.dims)
 
     @property
+    def key(self) -> tuple[int, ...]:
+        """What makes two problems the same loop nest (names aside)."""
+        return (*self.dims, self.stride_h, self.stride_w)
+
+    @property
     def input_h(self) -> int:
         return (self.P - 1) * self.stride_h + self.R
 
@@ -162,19 +167,20 @@ def workload_from_network(network: Network, batch: int = 1) -> Workload:
     maps like an unpadded one with the same output; its border reads of zeros are counted as
     input elements, which slightly overstates input traffic of padded layers.
     """
+    skipped = tuple(ly.name for ly in network.layers if ly.kind is LayerKind.POOL)
+    layers = [(problem_from_layer(ly, batch), 1) for ly in network.layers
+              if ly.kind is not LayerKind.POOL]  # fmt: skip
+    return merged_workload(network.name, layers, skipped)
+
+
+def merged_workload(
+    name: str, layers: list[tuple[Problem, int]], skipped: tuple[str, ...] = ()
+) -> Workload:
+    """A workload with identical loop nests merged into the first one's entry, counts added."""
     merged: dict[tuple, list] = {}
-    skipped = []
-    for layer in network.layers:
-        if layer.kind is LayerKind.POOL:
-            skipped.append(layer.name)
-            continue
-        problem = problem_from_layer(layer, batch)
-        key = (*problem.dims, problem.stride_h, problem.stride_w)
-        if key in merged:
-            merged[key][1] += 1
-        else:
-            merged[key] = [problem, 1]
-    return Workload(network.name, tuple((p, c) for p, c in merged.values()), tuple(skipped))
+    for problem, count in layers:
+        merged.setdefault(problem.key, [problem, 0])[1] += count
+    return Workload(name, tuple((p, c) for p, c in merged.values()), skipped)
 
 
 __all__ = [
@@ -183,6 +189,7 @@ __all__ = [
     "TENSORS",
     "Problem",
     "Workload",
+    "merged_workload",
     "problem_from_layer",
     "workload_from_network",
 ]

@@ -17,24 +17,20 @@ from coexplore.registry import Registry
 from coexplore.workloads.layer import conv_output_size
 from coexplore.workloads.netfile import load_network
 from coexplore.workloads.presets import PRESETS as NETWORK_PRESETS
-from coexplore.workloads.problem import Problem, Workload, workload_from_network
+from coexplore.workloads.problem import Problem, Workload, merged_workload, workload_from_network
 
 WORKLOADS: Registry[Callable[[int], Workload]] = Registry("workload")
 
 
 class _Layers:
-    """Collects problems, merging identical loop nests into one entry with a count."""
+    """Collects problems; identical loop nests are merged when the workload is built."""
 
     def __init__(self, name: str, batch: int) -> None:
         self.name, self.batch = name, batch
-        self.entries: dict[tuple, list] = {}
+        self.entries: list[tuple[Problem, int]] = []
 
     def add(self, problem: Problem, count: int = 1) -> None:
-        key = (*problem.dims, problem.stride_h, problem.stride_w)
-        if key in self.entries:
-            self.entries[key][1] += count
-        else:
-            self.entries[key] = [problem, count]
+        self.entries.append((problem, count))
 
     def conv(
         self, name: str, c: int, m: int, size: int, k: int, stride: int = 1, count: int = 1
@@ -52,7 +48,7 @@ class _Layers:
         self.add(Problem(name, C=c, M=m, N=self.batch, kind="fc"))
 
     def build(self) -> Workload:
-        return Workload(self.name, tuple((p, c) for p, c in self.entries.values()))
+        return merged_workload(self.name, self.entries)
 
 
 def _resnet(name: str, batch: int, blocks: list[int], bottleneck: bool) -> Workload:

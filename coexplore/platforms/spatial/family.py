@@ -10,6 +10,7 @@ false`` fixes the template as it is (no tokens). The model: ``docs/spatial.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ from coexplore.core.metrics import Metrics
 from coexplore.core.specs import SpecFailure, Specs
 from coexplore.platforms.base import PLATFORMS, FastResult, HardwareSpace, Platform
 from coexplore.platforms.spatial.arch import Template, load_template
-from coexplore.platforms.spatial.mapper import OBJECTIVES, search_mappings
-from coexplore.platforms.spatial.network import LayerResult, WorkloadResult, layer_result
+from coexplore.platforms.spatial.mapper import OBJECTIVES
+from coexplore.platforms.spatial.network import LayerResult, WorkloadResult, map_layer
 from coexplore.platforms.spatial.space import HardwareDesignSpace, template_space
 from coexplore.workloads.layer import Network
-from coexplore.workloads.problem import Problem, workload_from_network
+from coexplore.workloads.problem import workload_from_network
 
 __all__ = ["SpatialAccelerator", "SpatialFastConfig", "SpatialHardware"]
 
@@ -141,20 +142,17 @@ class SpatialAccelerator(Platform):
         workload = workload_from_network(network, self.config.batch)
         layers = []
         for problem, count in workload.layers:
-            key = (template.levels, template.mac, *_problem_key(problem),
-                   self.fast.mapper_budget, self.fast.objective)  # fmt: skip
-
+            key = (template.levels, template.mac, *problem.key, self.fast.mapper_budget,
+                   self.fast.objective)  # fmt: skip
             hit = self._layers.get(key)
             if hit is None:
                 rng = np.random.default_rng(zlib.crc32(repr(key).encode()))
-                found = search_mappings(template, problem, self.fast.mapper_budget, rng,
-                                        self.fast.objective)  # fmt: skip
-                broken = [] if found.found else ["no valid mapping within the mapper budget"]
-                hit = layer_result(problem.name, 1, found.batch, found.stats, broken, found)
+                hit = map_layer(template, problem, 1, self.fast.mapper_budget, rng,
+                                self.fast.objective)  # fmt: skip
                 if len(self._layers) > 50_000:
                     self._layers.clear()
                 self._layers[key] = hit
-            layers.append(LayerResult(**{**hit.__dict__, "name": problem.name, "count": count}))
+            layers.append(dataclasses.replace(hit, name=problem.name, count=count))
         return WorkloadResult(template, workload, layers)
 
     def evaluate(
@@ -215,7 +213,3 @@ class SpatialAccelerator(Platform):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_layers": {}}
-
-
-def _problem_key(p: Problem) -> tuple:
-    return (*p.dims, p.stride_h, p.stride_w)

@@ -190,14 +190,6 @@ class MapSpace:
                 out.keep[r, li, ti] = ~out.keep[r, li, ti]
         return out
 
-    def size_estimate(self) -> float:
-        """Tilings × orders × bypasses (an upper bound on distinct mappings)."""
-        tilings = 1
-        for d in range(len(DIMS)):
-            tilings *= _ordered_factorizations(self.problem.dims[d], len(self.allowed[d]))
-        orders = math.factorial(len(DIMS)) ** len(self.template.levels)
-        return float(tilings) * orders * 2 ** (len(TENSORS) * len(self.bypass_levels))
-
     def enumerate(self, limit: int = 2_000_000) -> MappingBatch:
         """Every distinct mapping: all tilings, per level all orders of its loops with a factor
         > 1 (the order of factor-1 loops changes nothing), all bypass choices. Raises when
@@ -266,19 +258,6 @@ def _factorizations(n: int, k: int):
         if n % f == 0:
             for rest in _factorizations(n // f, k - 1):
                 yield (f, *rest)
-
-
-def _ordered_factorizations(n: int, k: int) -> int:
-    if k == 0:
-        return 1
-    return math.prod(math.comb(e + k - 1, k - 1) for e in _exponents(n))
-
-
-def _exponents(n: int) -> list[int]:
-    counts: dict[int, int] = {}
-    for p in prime_factors(n):
-        counts[p] = counts.get(p, 0) + 1
-    return list(counts.values())
 
 
 @dataclass

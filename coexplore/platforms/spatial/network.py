@@ -18,7 +18,7 @@ from coexplore.platforms.spatial.arch import Template
 from coexplore.platforms.spatial.mapper import MapperResult, search_mappings
 from coexplore.platforms.spatial.mapping import Mapping, MappingBatch
 from coexplore.platforms.spatial.model import evaluate_batch, layer_report, violations
-from coexplore.workloads.problem import Workload
+from coexplore.workloads.problem import Problem, Workload
 
 DEFAULT_MAPPER_BUDGET = 3000  # model evaluations per layer
 
@@ -127,6 +127,14 @@ def layer_result(name: str, count: int, batch: MappingBatch, stats: Any, broken:
     )
 
 
+def map_layer(template: Template, problem: Problem, count: int, budget: int,
+              rng: np.random.Generator, objective: str = "edp") -> LayerResult:  # fmt: skip
+    """The mapper's best mapping of one layer (``budget`` model evaluations)."""
+    found = search_mappings(template, problem, budget, rng, objective)
+    broken = [] if found.found else ["no valid mapping found within the mapper's budget"]
+    return layer_result(problem.name, count, found.batch, found.stats, broken, found)
+
+
 def map_workload(
     template: Template,
     workload: Workload,
@@ -136,11 +144,7 @@ def map_workload(
 ) -> WorkloadResult:
     """Search a mapping for every layer (``budget`` model evaluations each)."""
     rng = np.random.default_rng(0) if rng is None else rng
-    layers = []
-    for problem, count in workload.layers:
-        found = search_mappings(template, problem, budget, rng, objective)
-        broken = [] if found.found else ["no valid mapping found within the mapper's budget"]
-        layers.append(layer_result(problem.name, count, found.batch, found.stats, broken, found))
+    layers = [map_layer(template, p, c, budget, rng, objective) for p, c in workload.layers]
     return WorkloadResult(template, workload, layers)
 
 
@@ -154,7 +158,7 @@ def read_mapping_file(path: str) -> dict[str, Mapping]:
         return {
             str(k): Mapping.from_dict(v, f"{path}: layers.{k}") for k, v in data["layers"].items()
         }
-    return {"*": Mapping.from_dict({k: v for k, v in data.items()}, path)}
+    return {"*": Mapping.from_dict(data, path)}
 
 
 def evaluate_workload(template: Template, workload: Workload, mappings: dict[str, Mapping],
@@ -180,6 +184,7 @@ __all__ = [
     "LayerResult",
     "WorkloadResult",
     "evaluate_workload",
+    "map_layer",
     "map_workload",
     "read_mapping_file",
 ]
