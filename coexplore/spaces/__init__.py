@@ -1,4 +1,5 @@
-"""Search spaces of child networks: registry, the chain space, the NAS-Bench-201 cell space."""
+"""Search spaces of child networks: registry, the chain space, the NAS-Bench-201 cell space, the
+MobileNetV2-style inverted-bottleneck space."""
 
 from coexplore.spaces.base import (
     SPACES,
@@ -8,6 +9,7 @@ from coexplore.spaces.base import (
     parse_architecture,
 )
 from coexplore.spaces.chain import ChainArchitecture, ChainLayer, ChainSpace
+from coexplore.spaces.ibn import IBNArchitecture, IBNSpace, IBNStage
 from coexplore.spaces.nb201 import NB201Architecture, NB201Space
 
 __all__ = [
@@ -16,6 +18,9 @@ __all__ = [
     "ChainArchitecture",
     "ChainLayer",
     "ChainSpace",
+    "IBNArchitecture",
+    "IBNSpace",
+    "IBNStage",
     "NB201Architecture",
     "NB201Space",
     "SearchSpace",

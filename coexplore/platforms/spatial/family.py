@@ -27,9 +27,15 @@ from coexplore.platforms.spatial.mapper import OBJECTIVES
 from coexplore.platforms.spatial.network import LayerResult, WorkloadResult, map_layer
 from coexplore.platforms.spatial.space import HardwareDesignSpace, template_space
 from coexplore.workloads.layer import Network
-from coexplore.workloads.problem import workload_from_network
+from coexplore.workloads.problem import Problem, workload_from_network
 
-__all__ = ["SpatialAccelerator", "SpatialFastConfig", "SpatialHardware"]
+__all__ = ["LAYER_CACHE", "SpatialAccelerator", "SpatialFastConfig", "SpatialHardware"]
+
+# Mapped layers, shared by every instance of the family in this process: the key holds the
+# design, the loop nest, the mapper budget and objective, and the seed comes from the key, so a
+# hit is exactly what a fresh search would return. A launch script may save and reload it.
+LAYER_CACHE: dict[tuple, LayerResult] = {}
+LAYER_CACHE_LIMIT = 200_000
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,15 @@ class SpatialHardware:
     space: dict[str, Any] | None = None  # the design space; None: the template's own
     search_hardware: bool = True  # hardware tokens; False: the template as it is
     batch: int = 1  # inputs per pass (the N dim)
+    dram_bw: float | None = None  # words per cycle of the outermost level; None: the template's
 
     def __post_init__(self) -> None:
         load_template(self.template)  # a wrong name or file is an error here, naming it
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise ConfigError("hardware", "batch", "an integer >= 1", self.batch)
+        bw = self.dram_bw
+        if bw is not None and (isinstance(bw, bool) or not isinstance(bw, int | float) or bw <= 0):
+            raise ConfigError("hardware", "dram_bw", "a positive number of words per cycle", bw)
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ class SpatialAccelerator(Platform):
     name = "spatial"
     description = (
         "a spatial accelerator (PE array, scratchpads, global buffer, DRAM) with per-layer "
-        "loop mappings; Eyeriss-like templates (Timeloop-style model)"
+        "loop mappings; Eyeriss-like and Edge-TPU-like templates (Timeloop-style model)"
     )
     config_class = SpatialHardware
     fast_config_class = SpatialFastConfig
@@ -110,12 +120,15 @@ class SpatialAccelerator(Platform):
         super().__init__(config, fast)
         self._template: Template | None = None
         self._space: HardwareDesignSpace | None = None
-        self._layers: dict[tuple, LayerResult] = {}
 
     @property
     def template(self) -> Template:
         if self._template is None:
-            self._template = load_template(self.config.template)
+            template = load_template(self.config.template)
+            if self.config.dram_bw is not None:
+                bw = float(self.config.dram_bw)
+                template = template.replace_level(template.levels[0].name, read_bw=bw, write_bw=bw)
+            self._template = template
         return self._template
 
     @property
@@ -136,23 +149,28 @@ class SpatialAccelerator(Platform):
         indices = [p.choices.index(choice[p.name]) for p in self.design_space.params]
         return self.design_space.design(indices)
 
+    def map_problem(self, problem: Problem, template: Template) -> LayerResult:
+        """The best mapping the mapper finds for one loop nest on ``template``; cached per design
+        and seeded from its own key, so a result does not depend on evaluation order."""
+        key = (template.levels, template.mac, *problem.key, self.fast.mapper_budget,
+               self.fast.objective)  # fmt: skip
+        hit = LAYER_CACHE.get(key)
+        if hit is None:
+            rng = np.random.default_rng(zlib.crc32(repr(key).encode()))
+            hit = map_layer(template, problem, 1, self.fast.mapper_budget, rng,
+                            self.fast.objective)  # fmt: skip
+            if len(LAYER_CACHE) >= LAYER_CACHE_LIMIT:
+                LAYER_CACHE.clear()
+            LAYER_CACHE[key] = hit
+        return hit
+
     def map_network(self, network: Network, template: Template) -> WorkloadResult:
-        """Every layer of ``network`` mapped on ``template``; layers are cached per design and
-        seeded from their own key, so a result does not depend on evaluation order."""
+        """Every layer of ``network`` mapped on ``template`` (:meth:`map_problem`)."""
         workload = workload_from_network(network, self.config.batch)
-        layers = []
-        for problem, count in workload.layers:
-            key = (template.levels, template.mac, *problem.key, self.fast.mapper_budget,
-                   self.fast.objective)  # fmt: skip
-            hit = self._layers.get(key)
-            if hit is None:
-                rng = np.random.default_rng(zlib.crc32(repr(key).encode()))
-                hit = map_layer(template, problem, 1, self.fast.mapper_budget, rng,
-                                self.fast.objective)  # fmt: skip
-                if len(self._layers) > 50_000:
-                    self._layers.clear()
-                self._layers[key] = hit
-            layers.append(dataclasses.replace(hit, name=problem.name, count=count))
+        layers = [
+            dataclasses.replace(self.map_problem(problem, template), name=problem.name, count=count)
+            for problem, count in workload.layers
+        ]
         return WorkloadResult(template, workload, layers)
 
     def evaluate(
@@ -210,6 +228,3 @@ class SpatialAccelerator(Platform):
         from coexplore.platforms.spatial.arch import builtin_templates
 
         return {**super().info(), "templates": builtin_templates()}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_layers": {}}
