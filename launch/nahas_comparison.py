@@ -62,6 +62,12 @@ LABELS = {
 COLORS = {"joint": "tab:blue", "platform-aware": "tab:orange", "separate": "tab:green",
           "random": "tab:gray"}  # fmt: skip
 INPUT = (3, 32, 32)
+REWARD_CHOICES = ("mnas-hard", "mnas-soft", "tunas-abs")
+REWARD_TEXT = {
+    "mnas-hard": "MnasNet's hard form: acc within the target, acc·(lat/T)^−1 over it",
+    "mnas-soft": "MnasNet's soft form: acc·(lat/T)^−0.07 on both sides",
+    "tunas-abs": "TuNAS absolute: acc − 0.1·|lat/T − 1|",
+}
 
 
 def scenario(target: float, fixed: bool, reward: str, dram_bw: float):
@@ -71,9 +77,12 @@ def scenario(target: float, fixed: bool, reward: str, dram_bw: float):
     overrides = [f"hardware.dram_bw={dram_bw!r}"]
     overrides += ["hardware.search_hardware=false"] if fixed else []
     data = apply_overrides(load_mapping(source), overrides)
-    data["reward"] = {"name": reward, "metric": "latency_s", "target": target}
-    if reward == "mnas":
-        data["reward"]["form"] = "soft"
+    name, _, form = reward.partition("-")  # mnas-hard, mnas-soft, tunas-abs
+    if name == "tunas":
+        name, form = "tunas-abs", ""
+    data["reward"] = {"name": name, "metric": "latency_s", "target": target}
+    if form:
+        data["reward"]["form"] = form
     return scenario_from_dict(data, str(source))
 
 
@@ -108,7 +117,7 @@ class Oracle:
     pair at once (checked against the platform on sampled pairs)."""
 
     def __init__(self, dram_bw: float, progress: bool = True) -> None:
-        scen = scenario(1.0, False, "mnas", dram_bw)
+        scen = scenario(1.0, False, "mnas-hard", dram_bw)
         self.platform = scen.platform()
         self.space = scen.space
         self.design_space = self.platform.design_space
@@ -233,7 +242,7 @@ def tune_hardware(scen, winner: dict, seed: int, budget: int, samples: list) -> 
 
 
 def run_one(target: float, method: str, seed: int, bw: float, args) -> dict:
-    path = Path(args.out) / f"dram{bw:g}" / f"{target:g}" / f"{method}-s{seed}.json"
+    path = Path(args.out) / args.reward / f"dram{bw:g}" / f"{target:g}" / f"{method}-s{seed}.json"
     if path.exists():
         return json.loads(path.read_text())
     start = time.perf_counter()
@@ -427,9 +436,8 @@ def write_doc(summary: dict, oracle: Oracle, targets: list[float], args, figures
         "",
         "### Setting",
         "",
-        f"- Scenario `{ENV}`; reward `{args.reward}` against the target"
-        + (" (MnasNet soft: acc·(lat/T)^−0.07 on both sides)" if args.reward == "mnas" else "")
-        + f"; agent `{args.agent}` for the joint, platform-aware and separate searches.",
+        f"- Scenario `{ENV}`; reward `{args.reward}` ({REWARD_TEXT[args.reward]}); agent "
+        f"`{args.agent}` for the joint, platform-aware and separate searches.",
         f"- Hardware tokens: cores x_pes, y_pes ∈ {{1,2,4,6,8}}, SIMD units ∈ {{16,…,128}}, "
         f"lanes ∈ {{1,…,8}}, PE memory 0.5–4 MiB, register file 8–64 KiB: {space.size():,} "
         f"points, of which **{oracle.designs_within()}** fit the default design's area "
@@ -585,7 +593,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budget", type=int, default=500, help="samples per run")
     ap.add_argument("--agent", default="rea", help="agent of the joint/platform-aware searches")
-    ap.add_argument("--reward", default="mnas", choices=("mnas", "tunas-abs"))
+    ap.add_argument(
+        "--reward",
+        default="mnas-hard",
+        choices=REWARD_CHOICES,
+        help="mnas-hard: acc within the target, acc·T/lat over it; mnas-soft: "
+        "acc·(lat/T)^-0.07 (ranks candidates the same at every target)",
+    )
     ap.add_argument("--dram-bw", default="8,64",
                     help="DRAM port widths in words per cycle, comma-separated")  # fmt: skip
     ap.add_argument("--hw-share", type=float, default=0.2,

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from module_shapes import conv_shapes_and_macs, workload_shapes_and_macs
 from torch import nn
 
 from coexplore.config import ConfigError
@@ -29,44 +30,6 @@ DEFAULT_ARCH = "ibn:k5e1w1d1i|k5e6w0.75d2i|k3e3w0.5d3f|k7e6w1d1f"
 def sampled(space, n, seed=0):
     rng = np.random.default_rng(seed)
     return [space.sample(rng) for _ in range(n)]
-
-
-def conv_shapes_and_macs(module: nn.Module, input_shape):
-    """Run the module once; (C, H, W) or (features,) and MACs of every Conv2d/Linear in order."""
-    seen = []
-
-    def hook(mod, _inp, out):
-        if isinstance(mod, nn.Conv2d):
-            k = mod.kernel_size[0] * mod.kernel_size[1]
-            macs = out[0].numel() * (mod.in_channels // mod.groups) * k
-        else:
-            macs = mod.in_features * mod.out_features
-        seen.append((tuple(out.shape[1:]), macs))
-
-    handles = [
-        m.register_forward_hook(hook)
-        for m in module.modules()
-        if isinstance(m, nn.Conv2d | nn.Linear)
-    ]
-    module.eval()
-    with torch.no_grad():
-        out = module(torch.zeros(2, *input_shape))
-    for h in handles:
-        h.remove()
-    return seen, out.shape
-
-
-def workload_shapes_and_macs(network):
-    return [
-        (
-            (ly.out_channels,)
-            if ly.kind is LayerKind.FC
-            else (ly.out_channels, ly.out_h, ly.out_w),
-            ly.macs,
-        )
-        for ly in network.layers
-        if ly.kind is not LayerKind.POOL
-    ]
 
 
 def test_registered_and_passes_the_checker():
@@ -201,7 +164,7 @@ def test_module_is_the_workload_layers(shape):
     classifier's bias (one per class). Convs carry no bias."""
     for arch in sampled(make_space("ibn"), 4, seed=2):
         net, module = arch.network(shape, 10), arch.module(shape, 10)
-        seen, out_shape = conv_shapes_and_macs(module, shape)
+        seen, out_shape = conv_shapes_and_macs(module, shape, batch=2)
         assert seen == workload_shapes_and_macs(net) and out_shape == (2, 10)
         convs = [ly for ly in net.layers if ly.kind in (LayerKind.CONV, LayerKind.DWCONV)]
         bn = sum(2 * ly.out_channels for ly in convs)

@@ -5,49 +5,11 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from module_shapes import conv_shapes_and_macs, workload_shapes_and_macs
 
 from coexplore.spaces import SPACES, ChainSpace, NB201Space, make_space, parse_architecture
 from coexplore.spaces.nb201 import EDGES, OPS
 from coexplore.workloads import LayerKind
-
-
-def conv_shapes_and_macs(module: nn.Module, input_shape):
-    """Run the module once; record (C, H, W) and MACs of every Conv2d/Linear in call order."""
-    seen = []
-
-    def hook(mod, _inp, out):
-        if isinstance(mod, nn.Conv2d):
-            k = mod.kernel_size[0] * mod.kernel_size[1]
-            macs = out[0].numel() * (mod.in_channels // mod.groups) * k
-        else:
-            macs = mod.in_features * mod.out_features
-        seen.append((tuple(out.shape[1:]), macs))
-
-    handles = [
-        m.register_forward_hook(hook)
-        for m in module.modules()
-        if isinstance(m, nn.Conv2d | nn.Linear)
-    ]
-    module.eval()
-    with torch.no_grad():
-        module(torch.zeros(1, *input_shape))
-    for h in handles:
-        h.remove()
-    return seen
-
-
-def workload_shapes_and_macs(network):
-    return [
-        (
-            (ly.out_channels, ly.out_h, ly.out_w)
-            if ly.kind is not LayerKind.FC
-            else (ly.out_channels,),
-            ly.macs,
-        )
-        for ly in network.layers
-        if ly.kind in (LayerKind.CONV, LayerKind.DWCONV, LayerKind.FC)
-    ]
 
 
 @pytest.mark.parametrize("input_shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
@@ -59,7 +21,7 @@ def test_chain_workloads_match_the_torch_module(input_shape, head):
         arch = space.sample(rng, input_size=input_shape[1])
         net = arch.network(input_shape, 10)
         module = arch.module(input_shape, 10)
-        assert conv_shapes_and_macs(module, input_shape) == workload_shapes_and_macs(net)
+        assert conv_shapes_and_macs(module, input_shape)[0] == workload_shapes_and_macs(net)
         assert module(torch.zeros(2, *input_shape)).shape == (2, 10)
 
 
@@ -114,7 +76,7 @@ def test_nb201_workloads_match_the_torch_module(seed):
     arch = NB201Space(cells_per_stage=2).sample(np.random.default_rng(seed))
     shape = (3, 32, 32)
     net, module = arch.network(shape, 10), arch.module(shape, 10)
-    assert conv_shapes_and_macs(module, shape) == workload_shapes_and_macs(net)
+    assert conv_shapes_and_macs(module, shape)[0] == workload_shapes_and_macs(net)
     assert module(torch.zeros(2, *shape)).shape == (2, 10)
 
 
