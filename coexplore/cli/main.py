@@ -21,6 +21,10 @@ COMMANDS = {
         "spatial accelerators: templates, evaluate mappings, co-design search (constrained BO)",
     ),
     "train": ("coexplore.cli.train", "train one child network of a search space on a dataset"),
+    "compress": (
+        "coexplore.cli.compress",
+        "ADMM pruning and quantisation of a model: accuracy, storage, MACs, FPGA costs",
+    ),
     "cache": ("coexplore.cli.cache", "the result cache of trained candidates: statistics, export"),
     "envs": ("coexplore.cli.envs", "list the scenarios (envs/*.yaml) and their Gymnasium ids"),
     "platforms": (

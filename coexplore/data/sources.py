@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from coexplore.data.cifar import read_batch
-from coexplore.data.errors import file_error
+from coexplore.data.errors import DatasetError, file_error
 from coexplore.data.files import expected_files, find_files, read_bytes
 from coexplore.data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx
 from coexplore.registry import Registry
@@ -94,11 +94,31 @@ def mnist(data_root: str | None) -> RawData:
     return _idx_dataset("mnist", data_root, ("mnist", "MNIST/raw"))
 
 
+# Where Debian's dataset-fashion-mnist package puts the files (used when data_root is unset).
+FASHION_MNIST_SYSTEM_ROOT = "/usr/share/datasets"
+FASHION_MNIST_HINT = (
+    "on Debian/Ubuntu `apt-get install dataset-fashion-mnist` installs them under "
+    f"{FASHION_MNIST_SYSTEM_ROOT}/fashion-mnist; or download the four IDX .gz files from "
+    "github.com/zalandoresearch/fashion-mnist and set data_root"
+)
+
+
 @DATASETS.decorator("fashion-mnist")
 def fashion_mnist(data_root: str | None) -> RawData:
     """Fashion-MNIST (Xiao et al., 2017): 60,000 + 10,000 28x28 clothing images, IDX files in
-    ``data_root``, ``data_root/fashion-mnist`` or torchvision's ``data_root/FashionMNIST/raw``."""
-    return _idx_dataset("fashion-mnist", data_root, ("fashion-mnist", "FashionMNIST/raw"))
+    ``data_root``, ``data_root/fashion-mnist`` or torchvision's ``data_root/FashionMNIST/raw``.
+    Without ``data_root``, Debian's ``dataset-fashion-mnist`` location
+    (``/usr/share/datasets/fashion-mnist``)."""
+    subdirs = ("fashion-mnist", "FashionMNIST/raw")
+    if data_root is None:
+        if not Path(FASHION_MNIST_SYSTEM_ROOT, "fashion-mnist").is_dir():
+            raise DatasetError(
+                "DataConfig",
+                "data_root",
+                f"a directory holding the fashion-mnist files ({FASHION_MNIST_HINT})",
+            )
+        data_root = FASHION_MNIST_SYSTEM_ROOT
+    return _idx_dataset("fashion-mnist", data_root, subdirs)
 
 
 def _idx_dataset(name: str, data_root: str | None, subdirs: tuple[str, ...]) -> RawData:
