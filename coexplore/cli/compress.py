@@ -71,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--prune-epochs", type=int, default=20, help="ADMM (or its equal) epochs")
     p.add_argument("--retrain-epochs", type=int, default=20)
     p.add_argument("--quant-epochs", type=int, default=10, help="ADMM quantisation epochs")
-    p.add_argument("--rho", type=float, default=3e-2, help="ADMM penalty rho (default: 3e-2)")
+    p.add_argument("--rho", type=float, default=0.1, help="ADMM penalty rho (default: 0.1)")
     p.add_argument(
         "--rho-growth",
         type=float,

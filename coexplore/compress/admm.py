@@ -88,6 +88,28 @@ class Masked(TrainCallback):
         return {"masks": self.masks, "_live": []}
 
 
+class SparseDropout(TrainCallback):
+    """Han et al.'s dropout for retraining a pruned network ("Learning both Weights and
+    Connections", NIPS 2015, §3.2): a dropout after weight layer i keeps the dense rate scaled
+    by √(kept fraction of layer i), since fewer connections already regularise and a sparse
+    layer loses a unit's few inputs entirely under dense-rate dropout."""
+
+    def __init__(self, keep: Mapping[str, float]) -> None:
+        self.keep = {k: float(v) for k, v in keep.items()}
+
+    def config(self) -> dict[str, Any]:
+        return {"keep": dict(sorted(self.keep.items()))}
+
+    def on_train_start(self, model: nn.Module, context: TrainContext) -> None:
+        names = {id(w.module): n for n, w in _layers(model, context).items()}
+        last = None
+        for module in model.modules():
+            if id(module) in names:
+                last = names[id(module)]
+            elif isinstance(module, nn.Dropout) and last is not None:
+                module.p = module.p * self.keep.get(last, 1.0) ** 0.5
+
+
 @dataclass(frozen=True)
 class Prune:
     """The constraint "keep a fraction ``keep`` of the weights" (element-wise or structured)."""

@@ -52,7 +52,7 @@ class CompressRequest:
     bits: str | int | None = None
     seed: int = 0
     epochs: tuple[int, int, int, int] = (20, 20, 20, 10)  # dense, prune, retrain, quant
-    rho: float = 3e-2
+    rho: float = 0.1
     rho_growth: float = 1.0
     part: str = "XC7Z020"
     precision: str = "fixed16"

@@ -29,7 +29,14 @@ from typing import Any
 
 import torch
 
-from coexplore.compress.admm import ADMM, InitialWeights, Masked, Prune, Quantize
+from coexplore.compress.admm import (
+    ADMM,
+    InitialWeights,
+    Masked,
+    Prune,
+    Quantize,
+    SparseDropout,
+)
 from coexplore.compress.models import resolve_model, weight_layers
 from coexplore.compress.plan import LayerPlan, Plan
 from coexplore.compress.projections import fit_step, prune_mask, quantize
@@ -81,10 +88,11 @@ class CompressConfig:
     prune: TrainConfig = field(default_factory=_default_prune)
     retrain: TrainConfig = field(default_factory=_default_retrain)
     quant: TrainConfig = field(default_factory=_default_quant)
-    rho: float = 3e-3
+    rho: float = 0.1
     rho_growth: float = 1.0
     admm_every: int = 1
     rounds: int = 4  # iterative pruning
+    sparse_dropout: bool = False  # Han et al.'s dropout rate for the pruned stages
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -117,6 +125,7 @@ class CompressConfig:
         base |= {
             "method": self.method,
             "structure": self.structure,
+            "sparse_dropout": self.sparse_dropout,
             "keep": {n: p.keep for n, p in sorted(self.plan.items())},
             "prune": tc(self.prune),
             "retrain": tc(self.retrain),
@@ -320,7 +329,7 @@ def _admm_prune(arch, ds, config: CompressConfig, dense_state):
     )
     masks = masks_of(state, weight_names(arch, ds))
     state, second, _ = _train_stage(
-        "retrain", arch, ds, config.retrain, config.seed, [InitialWeights(state), Masked(masks)]
+        "retrain", arch, ds, config.retrain, config.seed, [*_start(state, config), Masked(masks)]
     )
     return state, _merge("prune", [first, second], second)
 
@@ -342,7 +351,7 @@ def _magnitude(arch, ds, config: CompressConfig, dense_state, names, rounds: int
         epochs = total // rounds + (1 if t <= total % rounds else 0)
         cfg = replace(config.retrain, epochs=max(1, epochs))
         state, part, _ = _train_stage(
-            f"retrain{t}", arch, ds, cfg, config.seed, [InitialWeights(state), Masked(masks)]
+            f"retrain{t}", arch, ds, cfg, config.seed, [*_start(state, config), Masked(masks)]
         )
         parts.append(part)
     return state, _merge("prune", parts, parts[-1])
@@ -353,9 +362,18 @@ def _admm_quant(arch, ds, config: CompressConfig, state, names):
     constraints = {n: Quantize(p.bits) for n, p in config.plan.items()}
     admm = ADMM(constraints, rho=config.rho, rho_growth=config.rho_growth, every=config.admm_every)
     state, result, _ = _train_stage(
-        "quant", arch, ds, config.quant, config.seed, [InitialWeights(state), Masked(masks), admm]
+        "quant", arch, ds, config.quant, config.seed, [*_start(state, config), Masked(masks), admm]
     )
     return state, result
+
+
+def _start(state, config: CompressConfig) -> list[TrainCallback]:
+    """Callbacks that start a stage after pruning: its weights, and Han et al.'s dropout
+    for the pruned layers (unless ``sparse_dropout`` is off)."""
+    out: list[TrainCallback] = [InitialWeights(state)]
+    if config.sparse_dropout:
+        out.append(SparseDropout({n: p.keep for n, p in config.plan.items()}))
+    return out
 
 
 def _post_training_quant(arch, ds, config, state, names, plan: dict[str, LayerPlan]):
