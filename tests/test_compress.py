@@ -412,9 +412,14 @@ def test_bad_per_layer_file_names_the_layer(tmp_path, capsys):
     assert "conv3" in err and "conv1, conv2, fc1, fc2" in err
 
 
-def test_ratio_that_empties_a_layer_keeps_one_weight():
-    # a kept fraction so small that round() gives 0 keeps one weight: layers never go empty
-    assert kept_count(500, 1e-9) == 1
+def test_a_plan_that_empties_a_layer_is_an_error_naming_it(tmp_path, capsys):
+    with pytest.raises(ValueError, match="leaves none of its 500"):
+        kept_count(500, 1e-4)
+    f = tmp_path / "p.yaml"
+    f.write_text("conv1: 0.0005\n")  # 0.25 of conv1's 500 weights
+    assert main(["compress", "--per-layer", str(f), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "conv1" in err and "at least one of its 500 weights" in err
 
 
 def test_fashion_mnist_default_location_and_hint(tmp_path, monkeypatch):
@@ -429,3 +434,20 @@ def test_request_plan_from_ops_schedule():
     config, network = config_of(CompressRequest(prune_ratio=3, schedule="ops"))
     macs = sum(config.plan[ly.name].keep * ly.macs for ly in network.layers if ly.weights)
     assert network.macs / macs == pytest.approx(3, rel=1e-9)
+
+
+def test_sparse_dropout_scales_the_rate_by_the_root_of_the_kept_fraction():
+    from coexplore.compress.admm import SparseDropout
+
+    seen = {}
+
+    class Probe(InitialWeights):  # reads the dropout rate the stage trains with
+        def on_train_start(self, model, context):
+            seen["p"] = [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+
+    arch = LENET
+    ds = load_dataset(DataConfig("mnist5k", train_subset=64))
+    state = arch.module(ds.input_shape, 10).state_dict()
+    cbs = [InitialWeights(state), SparseDropout({"fc1": 0.04}), Probe(state)]
+    train(arch, ds, TrainConfig(epochs=1, threads=1), callbacks=cbs)
+    assert seen["p"] == [pytest.approx(0.5 * 0.2)]  # dense 0.5 x sqrt(0.04)

@@ -273,6 +273,25 @@ def masks_of(state: dict[str, torch.Tensor], names: dict[str, str]) -> dict[str,
     return {layer: state[key] != 0 for layer, key in names.items()}
 
 
+def check_plan(config: CompressConfig, arch: Architecture, ds: Dataset) -> None:
+    """Every layer's kept fraction must leave at least one weight (or row, structured)."""
+    for ly in arch.network(ds.input_shape, ds.num_classes).layers:
+        if ly.name not in config.plan:
+            continue
+        keep = config.plan[ly.name].keep
+        units = {"element": ly.weights, "filter": ly.out_channels,
+                 "channel": ly.in_channels // ly.groups}[config.structure]  # fmt: skip
+        if round(keep * units) < 1:
+            what = {"element": "weights", "filter": "filters", "channel": "input channels"}
+            raise ConfigError(
+                "compress plan",
+                ly.name,
+                f"a kept fraction that leaves at least one of its {units} "
+                f"{what[config.structure]} (>= {0.5 / units:.3g})",
+                keep,
+            )
+
+
 def compress(
     config: CompressConfig,
     run_dir: str | os.PathLike | None = None,
@@ -288,6 +307,7 @@ def compress(
     if missing or unknown:
         bad = (unknown or missing)[0]
         raise ConfigError("compress plan", bad, f"a plan for exactly the layers {list(names)}")
+    check_plan(config, arch, ds)
     stages = Stages(run_dir, log)
     seed = config.seed
     plan = config.plan
