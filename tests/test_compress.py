@@ -451,3 +451,15 @@ def test_sparse_dropout_scales_the_rate_by_the_root_of_the_kept_fraction():
     cbs = [InitialWeights(state), SparseDropout({"fc1": 0.04}), Probe(state)]
     train(arch, ds, TrainConfig(epochs=1, threads=1), callbacks=cbs)
     assert seen["p"] == [pytest.approx(0.5 * 0.2)]  # dense 0.5 x sqrt(0.04)
+
+
+def test_structured_admm_prunes_whole_filters(tmp_path):
+    t = TrainConfig(epochs=1, threads=1)
+    plan = {"conv0": LayerPlan(0.5), "fc": LayerPlan(1.0)}
+    cfg = CompressConfig("chain:k3f4s2|flatten", DataConfig("digits"), plan, structure="filter",
+                         dense=t, prune=t, retrain=t)  # fmt: skip
+    w = compress(cfg, tmp_path).state_dict["0.weight"]
+    alive = w.flatten(1).abs().sum(1) != 0
+    assert int(alive.sum()) == 2  # 2 of 4 filters, each kept or dropped whole
+    assert torch.equal(w[~alive], torch.zeros_like(w[~alive]))
+    assert bool((w[alive] != 0).all())

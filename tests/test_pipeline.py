@@ -12,6 +12,7 @@ from coexplore.platforms.fpga_pipeline.pipeline import (
     evaluate_pipeline,
     single_stage,
 )
+from coexplore.platforms.fpga_pipeline.sparse import Compression, evaluate_sparse
 from coexplore.workloads import NetworkBuilder
 
 # conv 8@3x3 on 4x10x10 (-> 8x8x8), then fc 512 -> 10
@@ -163,3 +164,33 @@ def test_a_fixed_design_maps_another_network_onto_its_engines(parts):
                 clean.append(1 / m.throughput_fps)
         assert clean and period <= min(clean) * (1 + 1e-12)
         checked += 1
+
+
+def test_a_dense_compression_changes_nothing():
+    plain = evaluate_pipeline(NET, TWO_STAGES).to_dict()
+    assert evaluate_pipeline(NET, TWO_STAGES, Compression({"conv1": 1.0})).to_dict() == plain
+
+
+def test_compressed_stages_run_the_sparse_engine():
+    from coexplore.platforms.fpga_pipeline.parts import get_part
+    from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+
+    comp = Compression({"conv1": 0.25, "fc2": 0.1}, {"fc2": 4})
+    m = evaluate_pipeline(NET, TWO_STAGES, comp)
+    dense = evaluate_pipeline(NET, TWO_STAGES)
+    prec = PRECISIONS.get("fixed16")
+    energy, times = [], []
+    for i, stage in enumerate(TWO_STAGES.stages):
+        layers = NET.layers[stage.start : stage.stop]
+        part = get_part(stage.part)
+        density, bits = comp.arrays(layers, prec)
+        ev = evaluate_sparse(layers, stage.design, part, prec, density, weight_bits=bits)
+        assert m.stages[i].cycles == ev.total_cycles <= dense.stages[i].cycles
+        assert m.stages[i].bram18k_used == ev.bram18k
+        assert m.stages[i].layer_bottleneck == ["sparse"] * len(layers)  # both run sparse
+        times.append(ev.total_cycles / part.clock_hz)
+        energy.append((part, ev.energy_j))
+    period = max(times + [t / 1e3 for t in m.transfer_ms])
+    assert m.throughput_fps == pytest.approx(1 / period)
+    assert m.energy_mj == pytest.approx(1e3 * sum(p.static_w * period + e for p, e in energy))
+    assert comp.arrays(NET.layers, prec) == ([0.25, 0.1], [16, 4])

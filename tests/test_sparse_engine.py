@@ -5,6 +5,7 @@ pruning-ratio; the properties hold for any layer and design (hypothesis).
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -265,3 +266,52 @@ def test_break_even_is_the_threshold(net, design, model, extra):
     costlier = SparseEngineModel(model.index_bits, model.overhead + extra)
     r2 = break_even_ratio(net, design, FIXED16, model=costlier)
     assert (r2[weighted] >= r[weighted]).all()
+
+
+def test_compression_files_and_compress_reports():
+    from coexplore.platforms.fpga_pipeline.sparse import Compression
+
+    c = Compression.from_dict({"density": {"conv1": 0.5}, "weight_bits": {"conv1": 4}})
+    assert c.density == {"conv1": 0.5} and c.model == SparseEngineModel()
+    report = {
+        "layers": [{"name": "conv1", "keep": 0.25, "bits": 3, "weights": 500},
+                   {"name": "fc2", "keep": 0.5, "bits": 32, "weights": 5000}],
+        "fpga": {"index_bits": 5, "overhead": 1.0},
+    }  # fmt: skip
+    c = Compression.from_dict(report)
+    assert c.weight_bits == {"conv1": 3}  # 32: float weights, the precision's bits
+    assert c.model == SparseEngineModel(index_bits=5, overhead=1.0)
+    for bad, field in [({"density": {"conv1": 0}}, "density.conv1"),
+                       ({"density": {}, "weight_bits": {"fc1": 0}}, "weight_bits.fc1"),
+                       ({"density": {}, "speed": 1}, "speed")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=field):
+            Compression.from_dict(bad)
+
+
+def test_hw_evaluate_with_a_compression(tmp_path, capsys):
+    import json
+
+    from coexplore.cli.main import main
+
+    net = str(Path(__file__).parents[1] / "docs" / "compression" / "lenet5-caffe.yaml")
+    design = tmp_path / "d.json"
+    assert main(["hw", "tune", "--net", net, "--parts", "XC7Z020", "--out", str(design)]) == 0
+    capsys.readouterr()
+    argv = ["hw", "evaluate", "--net", net, "--design", str(design), "--json"]
+    assert main(argv) == 0
+    dense = json.loads(capsys.readouterr().out)
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"density": {"conv2": 0.1, "fc1": 0.01}, "weight_bits": {"fc1": 2}}))
+    assert main([*argv, "--compression", str(f)]) == 0
+    sparse = json.loads(capsys.readouterr().out)
+    assert sparse["compression"]["density"] == {"conv2": 0.1, "fc1": 0.01}
+    assert sparse["throughput_fps"] > dense["throughput_fps"]
+    assert sparse["energy_mj"] < dense["energy_mj"]
+    # a compression of another network: conv1 of 500 weights is not lenet5's (150)
+    f.write_text(json.dumps({"density": {"conv1": 0.5}, "weights": {"conv1": 500}}))
+    assert main(["hw", "evaluate", "--net", "lenet5", "--design", str(design),
+                 "--compression", str(f)]) == 2  # fmt: skip
+    assert "150 weights" in capsys.readouterr().err
+    f.write_text(json.dumps({"density": {"conv9": 0.5}}))
+    assert main([*argv, "--compression", str(f)]) == 2
+    assert "conv9" in capsys.readouterr().err

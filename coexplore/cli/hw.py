@@ -18,6 +18,7 @@ from coexplore.platforms.fpga_pipeline.pipeline import (
     evaluate_pipeline,
 )
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.sparse import Compression
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
 from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.workloads import PRESETS, Network, load_network
@@ -46,6 +47,13 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     )
     ev.add_argument("--net", required=True, metavar="NET", help=net_help)
     ev.add_argument("--design", required=True, metavar="FILE", help="hardware design YAML/JSON")
+    ev.add_argument(
+        "--compression",
+        metavar="FILE",
+        help="a compressed network: YAML/JSON {density: {layer: f}, weight_bits: {layer: n}, "
+        "index_bits, overhead}, or a `coexplore compress --json` report; each layer then runs "
+        "on the sparse engine where that is not slower",
+    )
     _add_specs(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate)
@@ -166,8 +174,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = load_mapping(args.design)
     data = data.get("hardware", data)  # a `hw tune --json` report holds the design here
     hardware = HardwareDesign.from_dict(data, args.design)
-    metrics = evaluate_pipeline(network, hardware)
+    compression = None
+    if args.compression:
+        compression = Compression.from_dict(load_mapping(args.compression), args.compression)
+        compression.check(network.layers, args.compression)
+    metrics = evaluate_pipeline(network, hardware, compression)
     report = _report(network, hardware, metrics, _specs(args))
+    if compression is not None:
+        report["compression"] = compression.to_dict()
     _emit(args, report, network, hardware, metrics, header="evaluated")
     return 0
 

@@ -18,10 +18,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from coexplore.config import ConfigError, require_keys
-from coexplore.platforms.fpga_pipeline.engine import Bottleneck, EngineDesign, evaluate_batch
+from coexplore.platforms.fpga_pipeline.engine import (
+    BUDGETS,
+    Bottleneck,
+    EngineDesign,
+    evaluate_batch,
+)
 from coexplore.platforms.fpga_pipeline.parts import FPGAPart, get_part
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS, Precision
+from coexplore.platforms.fpga_pipeline.sparse import Compression, SparseEvaluation, evaluate_sparse
 from coexplore.workloads.layer import Network
 
 
@@ -206,8 +214,15 @@ def link_gbps(a: FPGAPart, b: FPGAPart, override: float | None = None) -> float:
     return override if override is not None else min(a.link_gbps, b.link_gbps)
 
 
-def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMetrics:
-    """Every metric of a hardware design running ``network``; budget breaks are listed."""
+def evaluate_pipeline(
+    network: Network, hardware: HardwareDesign, compression: Compression | None = None
+) -> PipelineMetrics:
+    """Every metric of a hardware design running ``network``; budget breaks are listed.
+
+    With ``compression`` (per-layer kept fractions and weight bits), each stage's engine runs
+    every layer on the sparse engine of :mod:`sparse` where that is not slower than dense
+    (docs/fpga-model.md#sparse-engine-and-break-even-pruning-ratio): its cycles, BRAM and
+    energy are the chosen mix's, and such a layer's bottleneck reads ``sparse``."""
     if hardware.num_layers != len(network):
         raise ValueError(
             f"the design covers {hardware.num_layers} layers, the network "
@@ -221,7 +236,15 @@ def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMet
         )
         for s, part in zip(hardware.stages, parts, strict=True)
     ]
-    times = [b.cycles[0] / part.clock_hz for b, part in zip(batches, parts, strict=True)]
+    sparse = [
+        None if compression is None else _sparse_stage(network, s, part, precision, compression)
+        for s, part in zip(hardware.stages, parts, strict=True)
+    ]
+    cycles = [
+        int(b.cycles[0]) if sp is None else sp.total_cycles
+        for b, sp in zip(batches, sparse, strict=True)
+    ]
+    times = [c / part.clock_hz for c, part in zip(cycles, parts, strict=True)]
     transfers = [
         network.layers[s.stop - 1].output_elements
         * precision.act_bits
@@ -234,13 +257,19 @@ def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMet
         worst = -1 - transfers.index(max(transfers))
 
     stages, violations, energy_j = [], [], 0.0
-    for i, (s, part, b, t) in enumerate(zip(hardware.stages, parts, batches, times, strict=True)):
-        e_j = part.static_w * period + b.dynamic_energy_j(part)[0]
+    rows = zip(hardware.stages, parts, batches, sparse, times, strict=True)
+    for i, (s, part, b, sp, t) in enumerate(rows):
+        dynamic_j = b.dynamic_energy_j(part)[0] if sp is None else sp.energy_j
+        e_j = part.static_w * period + dynamic_j
         energy_j += e_j
+        bram = int(b.bram18k[0]) if sp is None else sp.bram18k
         broken = b.violations(0)
+        if sp is not None:  # the sparse weight banks set the BRAM
+            over = set(broken) - {"bram18k"} | ({"bram18k"} if bram > part.bram18k else set())
+            broken = [name for name in BUDGETS if name in over]
         used = {
             "dsp": b.dsp[0],
-            "bram18k": b.bram18k[0],
+            "bram18k": bram,
             "lut": b.lut[0],
             "bandwidth": b.bandwidth[0],
         }
@@ -254,22 +283,28 @@ def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMet
             {"stage": i, "budget": name, "used": int(used[name]), "available": int(limits[name])}
             for name in broken
         ]
+        labels = [Bottleneck(int(x)).label for x in b.layer_bottleneck[0]]
+        layer_cycles = [int(c) for c in (b.layer_cycles[0] if sp is None else sp.cycles)]
+        bottleneck = Bottleneck(int(b.bottleneck_cycles[0].argmax())).label
+        if sp is not None:
+            labels = ["sparse" if u else x for u, x in zip(sp.use_sparse, labels, strict=True)]
+            bottleneck = labels[int(np.argmax(layer_cycles))]
         stages.append(
             StageMetrics(
                 part=s.part,
                 layers=list(s.layers),
                 design=s.design,
-                cycles=int(b.cycles[0]),
+                cycles=cycles[i],
                 time_s=t,
                 dsp_used=int(b.dsp[0]),
-                bram18k_used=int(b.bram18k[0]),
+                bram18k_used=bram,
                 lut_used=int(b.lut[0]),
                 bandwidth_used=int(b.bandwidth[0]),
                 dsp_util=float(b.dsp[0] / part.dsp),
-                bram_util=float(b.bram18k[0] / part.bram18k),
-                bottleneck=Bottleneck(int(b.bottleneck_cycles[0].argmax())).label,
-                layer_cycles=[int(c) for c in b.layer_cycles[0]],
-                layer_bottleneck=[Bottleneck(int(x)).label for x in b.layer_bottleneck[0]],
+                bram_util=float(bram / part.bram18k),
+                bottleneck=bottleneck,
+                layer_cycles=layer_cycles,
+                layer_bottleneck=labels,
                 energy_mj=e_j * 1e3,
                 violations=broken,
             )
@@ -284,6 +319,16 @@ def evaluate_pipeline(network: Network, hardware: HardwareDesign) -> PipelineMet
         stages=stages,
         transfer_ms=[x * 1e3 for x in transfers],
         violations=violations,
+    )
+
+
+def _sparse_stage(
+    network: Network, stage: Stage, part: FPGAPart, precision: Precision, c: Compression
+) -> SparseEvaluation:
+    layers = network.layers[stage.start : stage.stop]
+    density, bits = c.arrays(layers, precision)
+    return evaluate_sparse(
+        layers, stage.design, part, precision, density, weight_bits=bits, model=c.model
     )
 
 

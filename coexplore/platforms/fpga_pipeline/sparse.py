@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from coexplore.config import ConfigError
+from coexplore.config import ConfigError, require_keys
 from coexplore.platforms.fpga_pipeline.engine import (
     EngineDesign,
     LayerTable,
@@ -86,6 +86,85 @@ class SparseEngineModel:
             raise ConfigError(source, "overhead", "a finite number >= 0", over)
         object.__setattr__(self, "index_bits", int(bits))
         object.__setattr__(self, "overhead", float(over))
+
+
+@dataclass(frozen=True)
+class Compression:
+    """A compressed network as the FPGA model sees it: per weight layer (by name) the kept
+    fraction of its weights and the value bits of each kept weight, and the sparse engine that
+    runs them. Layers not named are dense at the precision's bits."""
+
+    density: Mapping[str, float]
+    weight_bits: Mapping[str, int] = field(default_factory=dict)
+    model: SparseEngineModel = field(default_factory=SparseEngineModel)
+    weights: Mapping[str, int] = field(default_factory=dict)  # recorded counts, for check()
+
+    def arrays(
+        self, layers: Sequence[Layer], precision: Precision
+    ) -> tuple[list[float], list[int]]:
+        """(density, weight bits) per layer of ``layers``; bits capped at the precision's."""
+        top = precision.weight_bits
+        density = [float(self.density.get(ly.name, 1.0)) for ly in layers]
+        bits = [min(int(self.weight_bits.get(ly.name, top)), top) for ly in layers]
+        return density, bits
+
+    def to_dict(self) -> dict:
+        return {
+            "density": dict(self.density),
+            "weight_bits": dict(self.weight_bits),
+            "index_bits": self.model.index_bits,
+            "overhead": self.model.overhead,
+            **({"weights": dict(self.weights)} if self.weights else {}),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str = "<compression>") -> Compression:
+        """From ``{density: {layer: f}, weight_bits: {layer: n}, index_bits, overhead}``, or
+        from a ``coexplore compress --json`` report (its ``layers`` and ``fpga``)."""
+        if "layers" in data and "density" not in data:  # a compress report
+            layers = data["layers"]
+            fpga = data.get("fpga", {})
+            data = {
+                "density": {ly["name"]: ly["keep"] for ly in layers},
+                "weight_bits": {ly["name"]: ly["bits"] for ly in layers if ly["bits"] < 32},
+                "index_bits": fpga.get("index_bits", SparseEngineModel.index_bits),
+                "overhead": fpga.get("overhead", SparseEngineModel.overhead),
+                "weights": {ly["name"]: ly["weights"] for ly in layers},
+            }
+        require_keys(data, source, required={"density"},
+                     optional={"weight_bits", "index_bits", "overhead", "weights"})  # fmt: skip
+        density, bits = data["density"], data.get("weight_bits") or {}
+        for field_name, values in (("density", density), ("weight_bits", bits)):
+            if not isinstance(values, Mapping):
+                raise ConfigError(source, field_name, "a mapping of layer name to value")
+        for name, d in density.items():
+            if isinstance(d, bool) or not isinstance(d, int | float) or not 0 < d <= 1:
+                raise ConfigError(source, f"density.{name}", "a kept fraction in (0, 1]", d)
+        for name, b in bits.items():
+            if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+                raise ConfigError(source, f"weight_bits.{name}", "an integer >= 1", b)
+        model = SparseEngineModel(
+            index_bits=data.get("index_bits", SparseEngineModel.index_bits),
+            overhead=data.get("overhead", SparseEngineModel.overhead),
+        )
+        return cls(dict(density), dict(bits), model, dict(data.get("weights") or {}))
+
+    def check(self, layers: Sequence[Layer], source: str = "<compression>") -> None:
+        """Every named layer must be a weight layer of ``layers`` (with the weight count the
+        file recorded, when it did): a compression of another network is an error."""
+        by_name = {ly.name: ly for ly in layers if ly.weights}
+        recorded = self.weights
+        for name in [*self.density, *self.weight_bits]:
+            if name not in by_name:
+                known = ", ".join(by_name)
+                raise ConfigError(source, name, f"a weight layer of the network: {known}")
+            if name in recorded and recorded[name] != by_name[name].weights:
+                raise ConfigError(
+                    source,
+                    name,
+                    f"the network's layer of {by_name[name].weights} weights",
+                    f"a layer of {recorded[name]} weights",
+                )
 
 
 @dataclass(frozen=True)
