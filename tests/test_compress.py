@@ -77,6 +77,10 @@ def test_models_resolve_presets_and_space_architectures():
 @settings(max_examples=60, deadline=None)
 def test_prune_mask_keeps_exactly_the_largest(n, keep, seed):
     w = torch.randn(n, generator=torch.Generator().manual_seed(seed))
+    if keep * n < 0.5:  # would keep none: an error, never an empty layer
+        with pytest.raises(ValueError, match="leaves none"):
+            prune_mask(w, keep)
+        return
     mask = prune_mask(w, keep)
     k = kept_count(n, keep)
     assert int(mask.sum()) == k
@@ -463,3 +467,12 @@ def test_structured_admm_prunes_whole_filters(tmp_path):
     assert int(alive.sum()) == 2  # 2 of 4 filters, each kept or dropped whole
     assert torch.equal(w[~alive], torch.zeros_like(w[~alive]))
     assert bool((w[alive] != 0).all())
+
+
+def test_the_progress_bar_changes_nothing(tmp_path):
+    cfg = _config(tmp_path)
+    quiet = compress(cfg, tmp_path / "quiet")
+    shown = compress(cfg, tmp_path / "shown", progress=True)
+    for k, v in quiet.state_dict.items():
+        assert torch.equal(v, shown.state_dict[k]), k
+    assert [s.test_acc for s in quiet.stages] == [s.test_acc for s in shown.stages]

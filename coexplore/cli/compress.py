@@ -124,7 +124,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     )
     out = args.out or str(Path("runs", "compress", request.default_dir()))
     log = (lambda _m: None) if args.json else (lambda m: print(m, file=sys.stderr))
-    report = run_request(request, out, log=log)
+    report = run_request(request, out, log=log, progress=not args.json)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

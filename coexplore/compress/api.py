@@ -158,12 +158,15 @@ def config_of(request: CompressRequest) -> tuple[CompressConfig, Network]:
 
 
 def run_request(
-    request: CompressRequest, run_dir: str | None, log: Callable[[str], None] = print
+    request: CompressRequest,
+    run_dir: str | None,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) ``request`` in ``run_dir`` and return its report."""
     config, network = config_of(request)
     dataset = load_dataset(config.data)
-    result = compress(config, run_dir, dataset=dataset, log=log)
+    result = compress(config, run_dir, dataset=dataset, log=log, progress=progress)
     names = weight_names(result.arch, dataset)
     masks = masks_of(result.state_dict, names)
     bits = {n: p.bits if config.quantize else None for n, p in config.plan.items()}

@@ -23,11 +23,11 @@ STRUCTURES = ("element", "filter", "channel")
 
 
 def kept_count(numel: int, keep: float, what: str = "layer") -> int:
-    """How many of ``numel`` entries a kept fraction ``keep`` leaves: round(keep·numel); a
-    fraction that would leave none is an error (a projection never empties a layer)."""
+    """How many of ``numel`` entries a kept fraction ``keep`` leaves: keep·numel rounded half
+    up; a fraction that would leave none is an error (a projection never empties a layer)."""
     if not 0 < keep <= 1:
         raise ValueError(f"{what}: kept fraction must be in (0, 1], got {keep}")
-    k = min(numel, round(keep * numel))
+    k = min(numel, math.floor(keep * numel + 0.5))
     if k < 1:
         raise ValueError(
             f"{what}: a kept fraction of {keep:.3g} leaves none of its {numel} entries "

@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from coexplore.compress.admm import (
 )
 from coexplore.compress.models import resolve_model, weight_layers
 from coexplore.compress.plan import LayerPlan, Plan
-from coexplore.compress.projections import fit_step, prune_mask, quantize
+from coexplore.compress.projections import fit_step, kept_count, prune_mask, quantize
 from coexplore.config import ConfigError
 from coexplore.data import DataConfig, Dataset, load_dataset
 from coexplore.slow.cache import hash_config
@@ -210,6 +211,19 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
 
 
+class EpochTick(TrainCallback):
+    """Advances a progress bar by one after every epoch (changes nothing that is trained)."""
+
+    def __init__(self, bar: Any, stage: str) -> None:
+        self.bar, self.stage = bar, stage
+
+    def on_train_start(self, model: torch.nn.Module, context: Any) -> None:
+        self.bar.set_description(self.stage)
+
+    def on_epoch_end(self, model: torch.nn.Module, epoch: int, context: Any) -> None:
+        self.bar.update(1)
+
+
 def _train_stage(
     name: str,
     arch: Architecture,
@@ -217,7 +231,10 @@ def _train_stage(
     cfg: TrainConfig,
     seed: int,
     callbacks: list[TrainCallback],
+    bar: Any = None,
 ) -> tuple[dict[str, torch.Tensor], StageResult, TrainResult]:
+    if bar is not None:
+        callbacks = [*callbacks, EpochTick(bar, name)]
     result, model = train(arch, ds, cfg, seed=seed, callbacks=callbacks, return_model=True)
     stage = StageResult(
         name,
@@ -281,7 +298,9 @@ def check_plan(config: CompressConfig, arch: Architecture, ds: Dataset) -> None:
         keep = config.plan[ly.name].keep
         units = {"element": ly.weights, "filter": ly.out_channels,
                  "channel": ly.in_channels // ly.groups}[config.structure]  # fmt: skip
-        if round(keep * units) < 1:
+        try:
+            kept_count(units, keep)
+        except ValueError:
             what = {"element": "weights", "filter": "filters", "channel": "input channels"}
             raise ConfigError(
                 "compress plan",
@@ -289,7 +308,7 @@ def check_plan(config: CompressConfig, arch: Architecture, ds: Dataset) -> None:
                 f"a kept fraction that leaves at least one of its {units} "
                 f"{what[config.structure]} (>= {0.5 / units:.3g})",
                 keep,
-            )
+            ) from None
 
 
 def compress(
@@ -297,8 +316,10 @@ def compress(
     run_dir: str | os.PathLike | None = None,
     dataset: Dataset | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    progress: bool = False,
 ) -> CompressResult:
-    """Run (or resume from ``run_dir``) the compression ``config`` describes."""
+    """Run (or resume from ``run_dir``) the compression ``config`` describes; ``progress``
+    shows a bar over the epochs of every stage (on stderr)."""
     arch = resolve_model(config.model)
     ds = dataset if dataset is not None else load_dataset(config.data)
     names = weight_names(arch, ds)
@@ -311,9 +332,11 @@ def compress(
     stages = Stages(run_dir, log)
     seed = config.seed
     plan = config.plan
+    bar = _bar(config) if progress else None
+    stage = partial(_train_stage, bar=bar)
 
     def dense():
-        state, result, _ = _train_stage("dense", arch, ds, config.dense, seed, [])
+        state, result, _ = stage("dense", arch, ds, config.dense, seed, [])
         return state, result
 
     dense_state, dense_result = stages.run("dense", config.stage_hash("dense"), dense)
@@ -321,10 +344,10 @@ def compress(
 
     def prune():
         if config.method == "admm":
-            return _admm_prune(arch, ds, config, dense_state)
+            return _admm_prune(stage, arch, ds, config, dense_state)
         if config.method == "magnitude":
-            return _magnitude(arch, ds, config, dense_state, names, rounds=1)
-        return _magnitude(arch, ds, config, dense_state, names, rounds=config.rounds)
+            return _magnitude(stage, arch, ds, config, dense_state, names, rounds=1)
+        return _magnitude(stage, arch, ds, config, dense_state, names, rounds=config.rounds)
 
     state, result = stages.run("prune", config.stage_hash("prune"), prune)
     results.append(result)
@@ -333,28 +356,30 @@ def compress(
 
         def quant():
             if config.method == "admm":
-                return _admm_quant(arch, ds, config, state, names)
+                return _admm_quant(stage, arch, ds, config, state, names)
             return _post_training_quant(arch, ds, config, state, names, plan)
 
         state, result = stages.run("quant", config.stage_hash("quant"), quant)
         results.append(result)
+    if bar is not None:
+        bar.close()
     return CompressResult(config, arch, ds, state, dense_state, results, stages.loaded)
 
 
-def _admm_prune(arch, ds, config: CompressConfig, dense_state):
+def _admm_prune(stage, arch, ds, config: CompressConfig, dense_state):
     constraints = {n: Prune(p.keep, config.structure) for n, p in config.plan.items() if p.keep < 1}
     admm = ADMM(constraints, rho=config.rho, rho_growth=config.rho_growth, every=config.admm_every)
-    state, first, _ = _train_stage(
+    state, first, _ = stage(
         "admm", arch, ds, config.prune, config.seed, [InitialWeights(dense_state), admm]
     )
     masks = masks_of(state, weight_names(arch, ds))
-    state, second, _ = _train_stage(
+    state, second, _ = stage(
         "retrain", arch, ds, config.retrain, config.seed, [*_start(state, config), Masked(masks)]
     )
     return state, _merge("prune", [first, second], second)
 
 
-def _magnitude(arch, ds, config: CompressConfig, dense_state, names, rounds: int):
+def _magnitude(stage, arch, ds, config: CompressConfig, dense_state, names, rounds: int):
     """One-shot (rounds=1) or iterative magnitude pruning with masked retraining; the epochs
     of ADMM's two phases, spread over the rounds."""
     total = config.prune.epochs + config.retrain.epochs
@@ -370,21 +395,31 @@ def _magnitude(arch, ds, config: CompressConfig, dense_state, names, rounds: int
             state[names[layer]] = state[names[layer]] * mask
         epochs = total // rounds + (1 if t <= total % rounds else 0)
         cfg = replace(config.retrain, epochs=max(1, epochs))
-        state, part, _ = _train_stage(
+        state, part, _ = stage(
             f"retrain{t}", arch, ds, cfg, config.seed, [*_start(state, config), Masked(masks)]
         )
         parts.append(part)
     return state, _merge("prune", parts, parts[-1])
 
 
-def _admm_quant(arch, ds, config: CompressConfig, state, names):
+def _admm_quant(stage, arch, ds, config: CompressConfig, state, names):
     masks = masks_of(state, names)
     constraints = {n: Quantize(p.bits) for n, p in config.plan.items()}
     admm = ADMM(constraints, rho=config.rho, rho_growth=config.rho_growth, every=config.admm_every)
-    state, result, _ = _train_stage(
+    state, result, _ = stage(
         "quant", arch, ds, config.quant, config.seed, [*_start(state, config), Masked(masks), admm]
     )
     return state, result
+
+
+def _bar(config: CompressConfig):
+    """A progress bar over every epoch the run may train (finished stages load at once)."""
+    from tqdm.auto import tqdm
+
+    total = config.dense.epochs + config.prune.epochs + config.retrain.epochs
+    if config.quantize and config.method == "admm":
+        total += config.quant.epochs
+    return tqdm(total=total, unit="epoch", leave=False)
 
 
 def _start(state, config: CompressConfig) -> list[TrainCallback]:
