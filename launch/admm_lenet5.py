@@ -282,7 +282,8 @@ def write_doc(results: dict, path: Path, command: str, ratios) -> None:
         dense = [results[dataset][s][("admm", ratios[0])]["stages"][0]["wall_s"] for s in seeds]
         lines += [
             "",
-            f"Training time (this machine, 2 cores): dense {statistics.mean(dense):.0f} s; "
+            "Training time (wall time on this machine's 2 cores, while other jobs partly "
+            f"shared them): dense {statistics.mean(dense):.0f} s; "
             f"ADMM pruning + retraining {statistics.mean(wall):.0f} s per ratio; magnitude "
             f"pruning + retraining {statistics.mean(mag):.0f} s (the same epochs).",
             "",

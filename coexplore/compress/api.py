@@ -189,7 +189,14 @@ def run_request(
         "plan": plan_to_dict(config.plan),
         "train_wall_s": sum(s.wall_s for s in result.stages),
         "compress_wall_s": sum(s.wall_s for s in result.stages[1:]),
-        "stages": [{k: v for k, v in s.items() if k != "train"} for s in stages],
+        # per stage its accuracies and, for ADMM, ρ and each layer's ‖W − Z‖/‖W‖ per epoch
+        "stages": [
+            {
+                **{k: v for k, v in s.items() if k != "train"},
+                "epoch_logs": [log for t in s["train"] for log in t["extra"].get("epoch_logs", [])],
+            }
+            for s in stages
+        ],
         "loaded": result.loaded,
         "request": asdict(request),
     }
