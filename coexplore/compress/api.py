@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from coexplore.compress.models import WEIGHT_KINDS, resolve_model
@@ -24,12 +24,24 @@ from coexplore.compress.plan import (
     with_bits,
 )
 from coexplore.compress.report import dense_engine, summarize
-from coexplore.compress.run import CompressConfig, compress, masks_of, weight_names
+from coexplore.compress.run import (
+    CompressConfig,
+    compress,
+    default_dense,
+    default_prune,
+    default_quant,
+    default_retrain,
+    masks_of,
+    weight_names,
+)
 from coexplore.config import ConfigError
 from coexplore.data import DataConfig, dataset_shape, load_dataset
-from coexplore.platforms.fpga_pipeline.engine import EngineDesign
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
-from coexplore.platforms.fpga_pipeline.sparse import SparseEngineModel, break_even_ratio
+from coexplore.platforms.fpga_pipeline.sparse import (
+    Compression,
+    SparseEngineModel,
+    break_even_ratio,
+)
 from coexplore.slow.trainer import TrainConfig
 from coexplore.workloads.layer import Network
 
@@ -73,28 +85,23 @@ def _epochs(request: CompressRequest) -> tuple[TrainConfig, ...]:
     for name, e in zip(names, request.epochs, strict=True):
         if isinstance(e, bool) or int(e) != e or e < 1:
             raise ConfigError(SOURCE, name, "an integer >= 1", e)
-    dense, prune, retrain, quant = (int(e) for e in request.epochs)
-    t = request.threads
-    return (
-        TrainConfig(epochs=dense, lr=0.05, weight_decay=5e-4, threads=t),
-        TrainConfig(epochs=prune, lr=0.01, weight_decay=0.0, schedule="constant", threads=t),
-        TrainConfig(epochs=retrain, lr=0.01, weight_decay=0.0, threads=t),
-        TrainConfig(epochs=quant, lr=0.005, weight_decay=0.0, schedule="constant", threads=t),
+    stages = (default_dense(), default_prune(), default_retrain(), default_quant())
+    return tuple(
+        replace(c, epochs=int(e), threads=request.threads)
+        for c, e in zip(stages, request.epochs, strict=True)
     )
 
 
 def dense_break_even(
     network: Network, precision: str, part: str, engine: SparseEngineModel, bits=None
-) -> tuple[EngineDesign, dict[str, float]]:
-    """The dense network's fastest engine on ``part`` and each weight layer's break-even
-    pruning ratio on it (``bits``: value bits per layer, default the precision's)."""
+) -> dict[str, float]:
+    """Each weight layer's break-even pruning ratio on the dense network's fastest engine on
+    ``part`` (``bits``: value bits per layer, default the precision's)."""
     design = dense_engine(network, part, precision)
     prec = PRECISIONS.get(precision)
-    wbits = [
-        min((bits or {}).get(ly.name, prec.weight_bits), prec.weight_bits) for ly in network.layers
-    ]
+    _, wbits = Compression({}, bits or {}).arrays(network.layers, prec)
     be = break_even_ratio(network, design, prec, weight_bits=wbits, model=engine)
-    return design, {
+    return {
         ly.name: float(r)
         for ly, r in zip(network.layers, be, strict=True)
         if ly.kind in WEIGHT_KINDS
@@ -111,9 +118,7 @@ def build_plan(request: CompressRequest, network: Network) -> Plan:
             raise ConfigError(SOURCE, "--prune-ratio", "a number > 1 (dense / kept)", r)
         if request.schedule == "ops":
             bits = read_bits(request.bits, layers) if request.quantize and request.bits else None
-            _, be = dense_break_even(
-                network, request.precision, request.part, request.engine(), bits
-            )
+            be = dense_break_even(network, request.precision, request.part, request.engine(), bits)
             plan = ops_schedule(layers, r, be)
         else:
             plan = size_schedule(layers, r, uniform=request.schedule == "uniform")

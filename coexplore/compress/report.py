@@ -27,6 +27,7 @@ from coexplore.platforms.fpga_pipeline.engine import EngineDesign, evaluate_batc
 from coexplore.platforms.fpga_pipeline.parts import get_part
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
 from coexplore.platforms.fpga_pipeline.sparse import (
+    Compression,
     SparseEngineModel,
     break_even_ratio,
     evaluate_sparse,
@@ -133,12 +134,11 @@ def fpga_costs(
     layers = network.layers
     design = dense_engine(network, part, precision)
     by_name = {s["name"]: s for s in stats}
-    density = [by_name[ly.name]["keep"] if ly.name in by_name else 1.0 for ly in layers]
-    # quantised layers move their value bits; float weights move the precision's
-    wbits = [
-        min(by_name[ly.name]["bits"], prec.weight_bits) if ly.name in by_name else prec.weight_bits
-        for ly in layers
-    ]
+    # quantised layers move their value bits; float weights (32) move the precision's
+    compression = Compression(
+        {n: s["keep"] for n, s in by_name.items()}, {n: s["bits"] for n, s in by_name.items()}
+    )
+    density, wbits = compression.arrays(layers, prec)
     dense = evaluate_batch(layers, design.as_array(), fpga, prec, per_layer=True)
     ev = evaluate_sparse(layers, design, fpga, prec, density, weight_bits=wbits, model=model)
     be = break_even_ratio(layers, design, prec, weight_bits=wbits, model=model)

@@ -49,6 +49,7 @@ from coexplore.slow.trainer import (
     TrainConfig,
     TrainResult,
     accuracy,
+    autocast_for,
     resolve_device,
     resolve_precision,
     train,
@@ -58,19 +59,19 @@ from coexplore.spaces.base import Architecture
 METHODS = ("admm", "magnitude", "iterative")
 
 
-def _default_dense() -> TrainConfig:
+def default_dense() -> TrainConfig:
     return TrainConfig(epochs=20, lr=0.05, weight_decay=5e-4)
 
 
-def _default_prune() -> TrainConfig:
+def default_prune() -> TrainConfig:
     return TrainConfig(epochs=20, lr=0.01, weight_decay=0.0, schedule="constant")
 
 
-def _default_retrain() -> TrainConfig:
+def default_retrain() -> TrainConfig:
     return TrainConfig(epochs=20, lr=0.01, weight_decay=0.0)
 
 
-def _default_quant() -> TrainConfig:
+def default_quant() -> TrainConfig:
     return TrainConfig(epochs=10, lr=0.005, weight_decay=0.0, schedule="constant")
 
 
@@ -85,10 +86,10 @@ class CompressConfig:
     quantize: bool = False
     structure: str = "element"
     seed: int = 0
-    dense: TrainConfig = field(default_factory=_default_dense)
-    prune: TrainConfig = field(default_factory=_default_prune)
-    retrain: TrainConfig = field(default_factory=_default_retrain)
-    quant: TrainConfig = field(default_factory=_default_quant)
+    dense: TrainConfig = field(default_factory=default_dense)
+    prune: TrainConfig = field(default_factory=default_prune)
+    retrain: TrainConfig = field(default_factory=default_retrain)
+    quant: TrainConfig = field(default_factory=default_quant)
     rho: float = 0.1
     rho_growth: float = 1.0
     admm_every: int = 1
@@ -160,7 +161,7 @@ class StageResult:
 
 @dataclass
 class CompressResult:
-    """The weights after the last stage, each stage's result, and the per-layer masks."""
+    """The weights after the last stage and after the dense one, and each stage's result."""
 
     config: CompressConfig
     arch: Architecture
@@ -232,7 +233,7 @@ def _train_stage(
     seed: int,
     callbacks: list[TrainCallback],
     bar: Any = None,
-) -> tuple[dict[str, torch.Tensor], StageResult, TrainResult]:
+) -> tuple[dict[str, torch.Tensor], StageResult]:
     if bar is not None:
         callbacks = [*callbacks, EpochTick(bar, name)]
     result, model = train(arch, ds, cfg, seed=seed, callbacks=callbacks, return_model=True)
@@ -244,7 +245,7 @@ def _train_stage(
         result.diverged,
         [_train_summary(result)],
     )
-    return _cpu_state(model), stage, result
+    return _cpu_state(model), stage
 
 
 def _train_summary(r: TrainResult) -> dict[str, Any]:
@@ -264,9 +265,7 @@ def evaluate_state(
     model = model.to(device=device, memory_format=torch.channels_last)
 
     def autocast():
-        if precision == "bf16":
-            return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-        return torch.autocast(device_type=device.type, enabled=False)
+        return autocast_for(precision, device)
 
     def to(x: torch.Tensor) -> torch.Tensor:
         return x.to(device=device, memory_format=torch.channels_last) if x.ndim == 4 else x
@@ -336,15 +335,14 @@ def compress(
     stage = partial(_train_stage, bar=bar)
 
     def dense():
-        state, result, _ = stage("dense", arch, ds, config.dense, seed, [])
-        return state, result
+        return stage("dense", arch, ds, config.dense, seed, [])
 
     dense_state, dense_result = stages.run("dense", config.stage_hash("dense"), dense)
     results = [dense_result]
 
     def prune():
         if config.method == "admm":
-            return _admm_prune(stage, arch, ds, config, dense_state)
+            return _admm_prune(stage, arch, ds, config, dense_state, names)
         if config.method == "magnitude":
             return _magnitude(stage, arch, ds, config, dense_state, names, rounds=1)
         return _magnitude(stage, arch, ds, config, dense_state, names, rounds=config.rounds)
@@ -366,14 +364,14 @@ def compress(
     return CompressResult(config, arch, ds, state, dense_state, results, stages.loaded)
 
 
-def _admm_prune(stage, arch, ds, config: CompressConfig, dense_state):
+def _admm_prune(stage, arch, ds, config: CompressConfig, dense_state, names):
     constraints = {n: Prune(p.keep, config.structure) for n, p in config.plan.items() if p.keep < 1}
     admm = ADMM(constraints, rho=config.rho, rho_growth=config.rho_growth, every=config.admm_every)
-    state, first, _ = stage(
+    state, first = stage(
         "admm", arch, ds, config.prune, config.seed, [InitialWeights(dense_state), admm]
     )
-    masks = masks_of(state, weight_names(arch, ds))
-    state, second, _ = stage(
+    masks = masks_of(state, names)
+    state, second = stage(
         "retrain", arch, ds, config.retrain, config.seed, [*_start(state, config), Masked(masks)]
     )
     return state, _merge("prune", [first, second], second)
@@ -395,7 +393,7 @@ def _magnitude(stage, arch, ds, config: CompressConfig, dense_state, names, roun
             state[names[layer]] = state[names[layer]] * mask
         epochs = total // rounds + (1 if t <= total % rounds else 0)
         cfg = replace(config.retrain, epochs=max(1, epochs))
-        state, part, _ = stage(
+        state, part = stage(
             f"retrain{t}", arch, ds, cfg, config.seed, [*_start(state, config), Masked(masks)]
         )
         parts.append(part)
@@ -406,10 +404,9 @@ def _admm_quant(stage, arch, ds, config: CompressConfig, state, names):
     masks = masks_of(state, names)
     constraints = {n: Quantize(p.bits) for n, p in config.plan.items()}
     admm = ADMM(constraints, rho=config.rho, rho_growth=config.rho_growth, every=config.admm_every)
-    state, result, _ = stage(
+    return stage(
         "quant", arch, ds, config.quant, config.seed, [*_start(state, config), Masked(masks), admm]
     )
-    return state, result
 
 
 def _bar(config: CompressConfig):

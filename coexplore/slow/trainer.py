@@ -259,6 +259,13 @@ def resolve_precision(config: TrainConfig, device: torch.device) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
+def autocast_for(precision: str, device: torch.device):
+    """The context a forward pass runs in at a resolved ``precision`` (bf16: autocast)."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
 def _schedule(opt: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
     total = config.epochs * steps_per_epoch
     if config.schedule == "cosine":
@@ -361,9 +368,7 @@ def _train(
     x_test, y_test = to_device(dataset.x_test), dataset.y_test.to(device)
 
     def autocast():
-        if precision == "bf16":
-            return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-        return nullcontext()
+        return autocast_for(precision, device)
 
     if config.optimizer == "sgd":
         opt = torch.optim.SGD(
