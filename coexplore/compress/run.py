@@ -55,6 +55,7 @@ from coexplore.slow.trainer import (
     train,
 )
 from coexplore.spaces.base import Architecture
+from coexplore.workloads.layer import Layer
 
 METHODS = ("admm", "magnitude", "iterative")
 
@@ -289,14 +290,20 @@ def masks_of(state: dict[str, torch.Tensor], names: dict[str, str]) -> dict[str,
     return {layer: state[key] != 0 for layer, key in names.items()}
 
 
+def pruning_units(layer: Layer, structure: str) -> int:
+    """How many units pruning keeps or drops in ``layer``: weights, filters or input channels."""
+    if structure == "element":
+        return layer.weights
+    return layer.out_channels if structure == "filter" else layer.in_channels // layer.groups
+
+
 def check_plan(config: CompressConfig, arch: Architecture, ds: Dataset) -> None:
     """Every layer's kept fraction must leave at least one weight (or row, structured)."""
     for ly in arch.network(ds.input_shape, ds.num_classes).layers:
         if ly.name not in config.plan:
             continue
         keep = config.plan[ly.name].keep
-        units = {"element": ly.weights, "filter": ly.out_channels,
-                 "channel": ly.in_channels // ly.groups}[config.structure]  # fmt: skip
+        units = pruning_units(ly, config.structure)
         try:
             kept_count(units, keep)
         except ValueError:

@@ -21,15 +21,13 @@ from coexplore.core.record import CandidateRecord
 from coexplore.data import dataset_shape
 from coexplore.platforms import FastResult, HardwareSpace, NoHardwareTokens
 from coexplore.scenario import Scenario, get_scenario
-from coexplore.slow.oracles import AccuracyOracle, Evaluation, TableOracle, TrainOracle
+from coexplore.slow.oracles import ORACLES, AccuracyOracle, Evaluation
 from coexplore.spaces.base import Architecture
 
 
 def make_oracle(scenario: Scenario, cache: str | None = None) -> AccuracyOracle:
-    slow = scenario.slow_phase
-    if slow.oracle == "table":
-        return TableOracle(slow.table)
-    return TrainOracle(scenario.data, slow.train, cache)
+    """The accuracy oracle ``slow_phase.oracle`` names, configured by the scenario."""
+    return ORACLES.get(scenario.slow_phase.oracle).from_scenario(scenario, cache)
 
 
 @dataclass(frozen=True)

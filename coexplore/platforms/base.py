@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from coexplore.config import ConfigError
 from coexplore.core.metrics import Metrics
 from coexplore.core.specs import SpecFailure, Specs
 from coexplore.registry import Registry
@@ -81,7 +82,9 @@ class Platform(ABC):
     Class attributes: ``name`` (the registry key), ``config_class`` (``hardware:`` less the
     generic ``family``, ``mode``, ``reference``), ``fast_config_class`` (``fast_phase:`` less
     the generic ``prune``), ``metrics`` (the :class:`Metrics` fields it reports), and
-    ``objectives`` (the default metrics of Pareto fronts).
+    ``objectives`` (the default metrics of Pareto fronts), ``supports_compression`` (whether
+    it prices compressed networks: a scenario's ``compression:``, passed as ``compression``, an
+    object whose ``compression(network)`` gives a network's planned compression).
     """
 
     name: ClassVar[str]
@@ -90,10 +93,16 @@ class Platform(ABC):
     fast_config_class: ClassVar[type] = NoOptions
     metrics: ClassVar[tuple[str, ...]]
     objectives: ClassVar[tuple[str, ...]]
+    supports_compression: ClassVar[bool] = False
 
-    def __init__(self, config: Any = None, fast: Any = None) -> None:
+    def __init__(self, config: Any = None, fast: Any = None, compression: Any = None) -> None:
         self.config = self.config_class() if config is None else config
         self.fast = self.fast_config_class() if fast is None else fast
+        if compression is not None and not self.supports_compression:
+            raise ConfigError(
+                "compression", self.name, "a hardware family that prices compressed networks"
+            )
+        self.compression = compression
 
     def reported_metrics(self) -> tuple[str, ...]:
         """The metrics this configured platform reports; the class's ``metrics`` unless they

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from coexplore.compress.oracle import CompressionSpec  # also registers the compress oracle
 from coexplore.config import ConfigError, load_mapping, require_keys
 from coexplore.core.rewards import Reward, reward_from_config
 from coexplore.core.specs import Specs, check_metric_names
@@ -44,6 +45,7 @@ SECTIONS = (
     "objectives",
     "fast_phase",
     "slow_phase",
+    "compression",
     "agents",
 )
 
@@ -123,6 +125,7 @@ class Scenario:
     objectives: tuple[str, ...] = ()  # metrics of the Pareto fronts (accuracy × each)
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent → hyperparameters
     source: str = ""
+    compression: CompressionSpec | None = None  # every candidate compressed (oracle compress)
 
     @property
     def gym_id(self) -> str:
@@ -131,7 +134,9 @@ class Scenario:
     def platform(self) -> Platform:
         """The platform family configured by this scenario."""
         cls = platform_class(self.hardware.family)
-        return cls(self.hardware.options, self.fast_phase.options)
+        if self.compression is None:
+            return cls(self.hardware.options, self.fast_phase.options)
+        return cls(self.hardware.options, self.fast_phase.options, compression=self.compression)
 
 
 def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
@@ -139,7 +144,15 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         data,
         source,
         required={"description", "data", "space", "hardware", "specs"},
-        optional={"name", "reward", "objectives", "fast_phase", "slow_phase", "agents"},
+        optional={
+            "name",
+            "reward",
+            "objectives",
+            "fast_phase",
+            "slow_phase",
+            "compression",
+            "agents",
+        },
     )
     name = str(data.get("name", Path(source).stem))
     if not isinstance(data["description"], str) or not data["description"].strip():
@@ -176,6 +189,7 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     slow_phase = build(SlowPhaseConfig, slow, source, "slow_phase", train=train)
     data_config = build(DataConfig, data["data"], source, "data")
     _check_table_dataset(slow_phase, data_config, source)
+    compression = _compression(data.get("compression"), slow_phase, family, hardware, source)
     return Scenario(
         name=name,
         description=data["description"].strip(),
@@ -189,7 +203,31 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         objectives=objectives,
         agents=_agent_params(data.get("agents") or {}, source),
         source=source,
+        compression=compression,
     )
+
+
+def _compression(
+    data: Any, slow: SlowPhaseConfig, family: type[Platform], hardware: HardwareConfig, source
+) -> CompressionSpec | None:
+    """``compression:`` and the ``compress`` oracle go together; the family must price it."""
+    if data is None:
+        if slow.oracle == "compress":
+            raise ConfigError(source, "compression", "present for slow_phase.oracle compress")
+        return None
+    if slow.oracle != "compress":
+        raise ConfigError(
+            source, "slow_phase.oracle", "compress when compression: is given", slow.oracle
+        )
+    if hardware.mode != "none" and not family.supports_compression:
+        able = [n for n in PLATFORMS if PLATFORMS.get(n).supports_compression]
+        raise ConfigError(
+            source,
+            "compression",
+            f"given only with a family that prices compressed networks ({', '.join(able)})",
+            hardware.family,
+        )
+    return build(CompressionSpec, data, source, "compression")
 
 
 def _check_table_dataset(slow: SlowPhaseConfig, data: DataConfig, source: str) -> None:

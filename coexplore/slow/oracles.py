@@ -1,12 +1,14 @@
 """Accuracy oracles: how the slow phase learns a candidate's accuracy.
 
-Two implementations behind one interface, selected by name:
+Implementations behind one interface, selected by name (``slow_phase.oracle``):
 
 - ``train``: train the child network (:func:`coexplore.slow.trainer.train`) on a real dataset,
   through the persistent :class:`ResultCache` so no candidate is ever trained twice;
 - ``table``: look the accuracy up in a table keyed by the canonical architecture string, the
   way NAS-Bench-201-style tabular benchmarks are used: a built-in one (NAS-Bench-201 on
-  CIFAR-10, CIFAR-100, ImageNet16-120) or a user's CSV.
+  CIFAR-10, CIFAR-100, ImageNet16-120) or a user's CSV;
+- ``compress`` (:mod:`coexplore.compress.oracle`): train, then compress the network as the
+  scenario's ``compression:`` says, and report the compressed network's accuracy.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from coexplore.spaces.base import Architecture
 if TYPE_CHECKING:
     from torch import nn
 
+    from coexplore.scenario import Scenario
     from coexplore.tables import ArchTable
 
 
@@ -57,6 +60,12 @@ class Evaluation:
 
 class AccuracyOracle(ABC):
     name: str
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> AccuracyOracle:
+        """The oracle a scenario's ``slow_phase`` asks for (``cache``: the result cache file);
+        needed for an oracle registered in :data:`ORACLES`, not for one passed as an object."""
+        raise NotImplementedError(f"the {cls.__name__} oracle cannot be built from a scenario")
 
     @abstractmethod
     def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
@@ -105,6 +114,10 @@ class TrainOracle(AccuracyOracle):
                 True,
             )
         self.config.hash(self.callbacks)  # a callback whose config is not JSON fails here
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> TrainOracle:
+        return cls(scenario.data, scenario.slow_phase.train, cache)
 
     @cached_property
     def dataset(self) -> Dataset:
@@ -186,6 +199,10 @@ class TableOracle(AccuracyOracle):
         self.table = str(table)
         self.builtin = ACCURACY_TABLES.get(self.table) if self.table in ACCURACY_TABLES else None
         self.arch_column = self.builtin.arch_column if self.builtin else arch_column
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> TableOracle:
+        return cls(scenario.slow_phase.table)
 
     @cached_property
     def columns(self) -> tuple[ArchTable, np.ndarray, np.ndarray]:

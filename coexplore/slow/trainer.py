@@ -3,8 +3,9 @@
 Lean on purpose (``bench/bench_trainer.py`` holds it to a bare torch loop): the whole dataset is
 already a tensor, so batches are index slices, not a DataLoader; losses are summed on the device
 and read once per epoch; images and weights are kept channels_last, which oneDNN runs faster
-in fp32 and bf16 alike. A NaN or infinite loss ends training with ``diverged=True`` rather than
-an exception. Same architecture, data, config and seed → the same result on the same machine.
+in fp32 and bf16 alike (save where an oneDNN bug forbids it: :func:`memory_format_for`). A NaN
+or infinite loss ends training with ``diverged=True`` rather than an exception. Same
+architecture, data, config and seed → the same result on the same machine.
 
 Training procedures beyond plain cross-entropy (ADMM compression, a multi-task regulariser,
 pruning by projection) plug in as :class:`TrainCallback` objects: an extra loss term, a
@@ -249,6 +250,30 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and probe is not None and probe())
 
 
+def memory_format_for(
+    model: nn.Module, device: torch.device, precision: str
+) -> torch.memory_format:
+    """channels_last (faster here: bench_trainer.py, section 3), except for a model that hits
+    oneDNN's AVX2 kernel for the weight gradient of a strided 1×1 convolution with fewer than
+    8 input channels in NHWC, which writes past its workspace: a heap corruption or wrong
+    gradients (uxlfoundation/oneDNN#6035; seen with torch 2.13 on an AVX2-only CPU). Such a
+    model trains in the default format on a CPU without AVX-512, in fp32; others are unchanged.
+    """
+    if device.type != "cpu" or precision != "fp32":
+        return torch.channels_last
+    if torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        return torch.channels_last
+    for m in model.modules():
+        if (
+            isinstance(m, nn.Conv2d)
+            and m.kernel_size == (1, 1)
+            and m.stride != (1, 1)
+            and m.in_channels // m.groups < 8
+        ):
+            return torch.contiguous_format
+    return torch.channels_last
+
+
 def resolve_precision(config: TrainConfig, device: torch.device) -> str:
     """``auto``: bf16 autocast where the hardware runs it natively (bench/bench_trainer.py
     measured 1.5x to 2.7x faster training on this project's 2-core CPU, even for 8x8 inputs)."""
@@ -355,13 +380,11 @@ def _train(
     macs = arch.network(dataset.input_shape, dataset.num_classes).macs
     params = count_parameters(model)
     precision = resolve_precision(config, device)
-    # channels_last in fp32 too: faster on this project's CPU (bench_trainer.py, section 3)
-    model = model.to(device=device, memory_format=torch.channels_last)
+    fmt = memory_format_for(model, device, precision)
+    model = model.to(device=device, memory_format=fmt)
 
     def to_device(x: torch.Tensor) -> torch.Tensor:
-        return (
-            x.to(device=device, memory_format=torch.channels_last) if x.ndim == 4 else x.to(device)
-        )
+        return x.to(device=device, memory_format=fmt) if x.ndim == 4 else x.to(device)
 
     x_train, y_train = to_device(dataset.x_train), dataset.y_train.to(device)
     x_val, y_val = to_device(dataset.x_val), dataset.y_val.to(device)

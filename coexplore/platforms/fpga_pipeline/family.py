@@ -27,6 +27,7 @@ from coexplore.platforms.fpga_pipeline.fast_phase import (
 )
 from coexplore.platforms.fpga_pipeline.parts import PARTS
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.sparse import Compression
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import (
     DEFAULT_BUDGET,
     StageTuner,
@@ -109,26 +110,38 @@ class FPGAPipeline(Platform):
     fast_config_class = FPGAFastConfig
     metrics = ("latency_s", "throughput_fps", "energy_j", "power_w", "edp_js", "devices")
     objectives = ("throughput_fps", "energy_j")
+    supports_compression = True  # the sparse engine (docs/fpga-model.md)
 
     def hardware_space(self) -> PipelineSlots:
         return PipelineSlots(self.config)
 
+    def compressed(self, network: Network) -> Compression | None:
+        """``network``'s planned compression (None: the scenario compresses nothing)."""
+        return None if self.compression is None else self.compression.compression(network)
+
     def evaluate(
         self, network: Network, choice: list[str], specs: Specs, rng: np.random.Generator
     ) -> FastResult:
-        return _fast_result(run_fast_phase(network, choice, self.config, self.fast, specs, rng))
+        c = self.compressed(network)
+        return _fast_result(
+            run_fast_phase(network, choice, self.config, self.fast, specs, rng, c), c
+        )
 
     def bound(self, network: Network, specs: Specs) -> list[SpecFailure]:
+        if self.compression is not None:  # the bound is the dense network's
+            return []
         tuner = StageTuner(
             network, self.config.precision, tuner=self.fast.tuner, budget=self.fast.budget
         )
         return bound_failures(tuner, list(self.config.parts), specs)
 
     def reference(self, network: Network, specs: Specs) -> TuneResult:
-        return reference_design(network, self.config, self.fast, specs)
+        c = self.compressed(network)
+        return reference_design(network, self.config, self.fast, specs, c)
 
     def evaluate_fixed(self, network: Network, design: TuneResult, specs: Specs) -> FastResult:
-        return _fast_result(run_fixed_hardware(network, design, specs))
+        c = self.compressed(network)
+        return _fast_result(run_fixed_hardware(network, design, specs, c), c)
 
     @classmethod
     def describe(cls, choice: Any, hardware: dict[str, Any] | None, details: Any) -> str:
@@ -187,14 +200,17 @@ def stages_markdown(hardware: dict[str, Any] | None, details: Any) -> str:
     )
 
 
-def _fast_result(fast: FastPhaseResult) -> FastResult:
+def _fast_result(fast: FastPhaseResult, compression: Compression | None = None) -> FastResult:
     start = time.perf_counter()
     pipeline = None if fast.metrics is None else fast.metrics.to_dict()
+    details: dict[str, Any] = {"parts": fast.parts, "pipeline": pipeline}
+    if compression is not None:  # the planned compression the metrics are of
+        details["compression"] = compression.to_dict()
     return FastResult(
         hardware=None if fast.result is None else fast.result.hardware.to_dict(),
         metrics=None if pipeline is None else metrics_from_pipeline(pipeline),
         failed_specs=fast.failed_specs,
         attempts=fast.attempts,
         wall_s=fast.wall_s + time.perf_counter() - start,
-        details={"parts": fast.parts, "pipeline": pipeline},
+        details=details,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from coexplore.platforms.fpga_pipeline.pipeline import (
     evaluate_pipeline,
     map_layers,
 )
+from coexplore.platforms.fpga_pipeline.sparse import Compression
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import (
     NoFeasibleDesign,
     StageTuner,
@@ -92,15 +93,32 @@ def check(result: TuneResult, specs: Specs) -> list[SpecFailure]:
     return specs.check(metrics_from_pipeline(result.metrics))
 
 
+def priced(result: TuneResult, network: Network, compression: Compression | None) -> TuneResult:
+    """``result`` with its metrics for the compressed network (unchanged without one): the
+    engines and partition stay those tuned for the dense network; each layer runs sparse
+    where that is not slower (:func:`evaluate_pipeline`)."""
+    if compression is None:
+        return result
+    return replace(result, metrics=evaluate_pipeline(network, result.hardware, compression))
+
+
 def run_fast_phase(
-    network: Network, parts: list[str], pool, fast, specs: Specs, rng: np.random.Generator
+    network: Network,
+    parts: list[str],
+    pool,
+    fast,
+    specs: Specs,
+    rng: np.random.Generator,
+    compression: Compression | None = None,
 ) -> FastPhaseResult:
     """Tune ``parts`` first, then other pipelines of the pool (:func:`pipelines_to_try`), up to
     ``fast.hw_attempts`` in all, until one meets every spec.
 
     One stage tuner serves every attempt, so a (part, layer range) problem is tuned once per
     candidate. A candidate whose throughput upper bound already misses the spec is pruned at
-    once, without trying hardware designs that cannot succeed.
+    once, without trying hardware designs that cannot succeed. With ``compression`` each
+    design is tuned for the dense network and priced for the compressed one (:func:`priced`);
+    the bound, a dense one, is then skipped, since sparse layers may run faster.
     """
     start = time.perf_counter()
     tuner = StageTuner(
@@ -110,7 +128,7 @@ def run_fast_phase(
         budget=fast.budget,
         seed=int(rng.integers(2**31)),
     )
-    missed = bound_failures(tuner, list(pool.parts), specs)
+    missed = [] if compression is not None else bound_failures(tuner, list(pool.parts), specs)
     if missed:
         return FastPhaseResult(list(parts), None, missed, 0, time.perf_counter() - start, [])
     tried: list[list[str]] = []
@@ -122,6 +140,7 @@ def run_fast_phase(
         tried.append(choice)
         try:
             result = tune_partition(network, choice, link=pool.link_gbps, stage_tuner=tuner)
+            result = priced(result, network, compression)
             failed = check(result, specs)
         except (NoFeasibleDesign, ValueError) as exc:
             result, failed = None, [SpecFailure("infeasible", str(exc))]
@@ -132,15 +151,19 @@ def run_fast_phase(
     )
 
 
-def reference_design(network: Network, pool, fast, specs: Specs) -> TuneResult:
+def reference_design(
+    network: Network, pool, fast, specs: Specs, compression: Compression | None = None
+) -> TuneResult:
     """The best design the tuner finds for ``network`` over every pipeline of the pool: the
-    highest throughput among those meeting the specs (else among all), then least energy.
-    Hardware-aware NAS on fixed hardware keeps this design for every candidate."""
+    highest throughput among those meeting the specs (else among all), then least energy
+    (with ``compression``: of the compressed network, :func:`priced`). Hardware-aware NAS on
+    fixed hardware keeps this design for every candidate."""
     tuner = StageTuner(network, precision=pool.precision, tuner=fast.tuner, budget=fast.budget)
     results = []
     for choice in pipelines_to_try([pool.parts[0]], list(pool.parts), pool.max_fpgas, len(network)):
         try:
-            results.append(tune_partition(network, choice, link=pool.link_gbps, stage_tuner=tuner))
+            result = tune_partition(network, choice, link=pool.link_gbps, stage_tuner=tuner)
+            results.append(priced(result, network, compression))
         except (NoFeasibleDesign, ValueError):
             continue
     if not results:
@@ -157,15 +180,18 @@ def budget_failures(metrics: PipelineMetrics) -> list[SpecFailure]:
     ]
 
 
-def run_fixed_hardware(network: Network, design: TuneResult, specs: Specs) -> FastPhaseResult:
-    """The fast phase on fixed hardware: ``network`` on ``design``'s engines, with the design's
-    partition (or, for a network of another layer count, the best split over the same engines:
-    :func:`map_layers`); it fails when it breaks a budget of the design or misses a spec."""
+def run_fixed_hardware(
+    network: Network, design: TuneResult, specs: Specs, compression: Compression | None = None
+) -> FastPhaseResult:
+    """The fast phase on fixed hardware: ``network`` (compressed by ``compression``, if given)
+    on ``design``'s engines, with the design's partition (or, for a network of another layer
+    count, the best split over the same engines: :func:`map_layers`); it fails when it breaks
+    a budget of the design or misses a spec."""
     start = time.perf_counter()
     parts = [s.part for s in design.hardware.stages]
     try:
         hardware = map_layers(network, design.hardware)
-        metrics = evaluate_pipeline(network, hardware)
+        metrics = evaluate_pipeline(network, hardware, compression)
     except ValueError as exc:  # e.g. fewer layers than stages
         failed = [SpecFailure("infeasible", str(exc))]
         return FastPhaseResult(parts, None, failed, 1, time.perf_counter() - start, [parts])
