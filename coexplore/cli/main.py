@@ -25,6 +25,10 @@ COMMANDS = {
         "coexplore.cli.compress",
         "ADMM pruning and quantisation of a model: accuracy, storage, MACs, FPGA costs",
     ),
+    "latency": (
+        "coexplore.cli.latency",
+        "measure networks on this machine; score the latency predictor (here or on a table)",
+    ),
     "cache": ("coexplore.cli.cache", "the result cache of trained candidates: statistics, export"),
     "envs": ("coexplore.cli.envs", "list the scenarios (envs/*.yaml) and their Gymnasium ids"),
     "platforms": (

@@ -1,0 +1,139 @@
+"""``coexplore latency``: measure networks on this machine, and score the latency predictor on
+networks it never saw, here or on a device of the NAS-Bench-201 tables (docs/latency.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from coexplore.cli.table import render
+from coexplore.data import SHAPES
+
+
+def _measure_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch threads, pinned to as many cores")
+    p.add_argument("--warmup", type=int, default=10, help="untimed passes per instance")
+    p.add_argument("--repeats", type=int, default=5, help="timed passes per round")
+    p.add_argument(
+        "--rounds", type=int, default=10, help="interleaved rounds, a fresh instance each"
+    )
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--cache", help="SQLite file of measurements (reused on this device only)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
+    p = sub.add_parser(
+        "latency",
+        help=summary,
+        description="Latency of child networks on this machine (measured with pinned threads, "
+        "warm-up, interleaved rounds and outlier rejection, a noise figure with every number), "
+        "and the latency predictor (per-kernel sum corrected by a model learned on whole "
+        "networks) scored with nn-Meter's metric on networks it was not fitted on.",
+    )
+    cmds = p.add_subparsers(dest="latency_command", required=True, metavar="COMMAND")
+    m = cmds.add_parser("measure", help="measure architectures of a space on this machine")
+    m.add_argument("--space", default="chain", help="chain, ibn or nb201 (default: chain)")
+    m.add_argument("--dataset", default="mnist5k", choices=sorted(SHAPES), help="input shape")
+    m.add_argument("arch", nargs="*", help="canonical strings (default: --samples random ones)")
+    m.add_argument("--samples", type=int, default=5)
+    m.add_argument("--seed", type=int, default=0)
+    _measure_options(m)
+    m.set_defaults(func=cmd_measure)
+
+    e = cmds.add_parser(
+        "evaluate",
+        help="fit the predictor on some networks and score it on others",
+        description="On this machine (--space): sample --fit + --test distinct architectures, "
+        "measure them and their layer kernels, fit on the first --fit, score on the rest. On "
+        "a NAS-Bench-201 device table (--table DEVICE): fit on --fit random cells, score on "
+        "all others.",
+    )
+    which = e.add_mutually_exclusive_group(required=True)
+    which.add_argument("--space", help="measure here: chain or ibn")
+    which.add_argument("--table", metavar="DEVICE", help="a built-in device (coexplore platforms)")
+    e.add_argument("--dataset", default="mnist5k", choices=sorted(SHAPES), help="input shape")
+    e.add_argument("--fit", type=int, default=150, help="networks to fit on (default: 150)")
+    e.add_argument("--test", type=int, default=150, help="networks to score (--space only)")
+    e.add_argument("--correction", choices=("ridge", "gbm", "none"), default="ridge")
+    e.add_argument("--seed", type=int, default=0)
+    _measure_options(e)
+    e.set_defaults(func=cmd_evaluate)
+
+
+def _config(args: argparse.Namespace):
+    from coexplore.latency.measure import MeasureConfig
+
+    return MeasureConfig(
+        batch_size=args.batch_size,
+        threads=args.threads,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        rounds=args.rounds,
+        device=args.device,
+    )
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from coexplore.latency.device import fingerprint
+    from coexplore.latency.experiment import sample_distinct
+    from coexplore.latency.lab import Lab
+    from coexplore.spaces import make_space
+
+    space = make_space(args.space)
+    shape, classes = SHAPES[args.dataset]
+    if args.arch:
+        archs = [space.parse(a) for a in args.arch]
+    else:
+        archs = sample_distinct(space, args.samples, args.seed, shape[1])
+    lab = Lab(_config(args), args.cache)
+    measured = lab.networks(archs, shape, classes, progress=not args.json)
+    out = {
+        "device": fingerprint(args.device),
+        "settings": lab.config.key(),
+        "networks": [{"arch": a.canonical, **measured[a.canonical].to_dict()} for a in archs],
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    rows = [
+        [n["arch"], n["median_s"] * 1e3, f"{n['noise']:.1%}", f"{n['round_spread']:.1%}"]
+        for n in out["networks"]
+    ]
+    print(render(["architecture", "median ms", "noise", "round spread"], rows))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from coexplore.latency.experiment import device_experiment, table_experiment
+
+    if args.table:
+        result: dict[str, Any] = table_experiment(args.table, args.fit, args.seed, args.correction)
+    else:
+        from coexplore.latency.lab import Lab
+        from coexplore.spaces import make_space
+
+        shape, classes = SHAPES[args.dataset]
+        lab = Lab(_config(args), args.cache)
+        result = device_experiment(
+            make_space(args.space),
+            shape,
+            classes,
+            args.fit,
+            args.test,
+            lab,
+            seed=args.seed,
+            correction=args.correction,
+            progress=not args.json,
+        )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    rows = [
+        [k, f"{result[k]:.1%}" if k.startswith("within") else result[k]]
+        for k in ("within_5pct", "within_10pct", "rmse_ms", "spearman", "n_fit", "n_test")
+    ]
+    print(render(["metric", "value"], rows))
+    return 0
