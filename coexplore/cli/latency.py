@@ -43,6 +43,22 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     _measure_options(m)
     m.set_defaults(func=cmd_measure)
 
+    f = cmds.add_parser(
+        "fit",
+        help="measure networks of a space here and write a predictor file",
+        description="Sample --fit distinct architectures of --space, measure them and their "
+        "layer kernels on this machine, fit the predictor and write it to --out (the "
+        "predicted platform family reads it: hardware: {family: predicted, predictor: FILE}).",
+    )
+    f.add_argument("--space", default="chain", help="chain or ibn (default: chain)")
+    f.add_argument("--dataset", default="mnist5k", choices=sorted(SHAPES), help="input shape")
+    f.add_argument("--fit", type=int, default=150, help="networks to fit on (default: 150)")
+    f.add_argument("--correction", choices=("ridge", "gbm", "none"), default="ridge")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--out", required=True, help="the predictor file to write")
+    _measure_options(f)
+    f.set_defaults(func=cmd_fit)
+
     e = cmds.add_parser(
         "evaluate",
         help="fit the predictor on some networks and score it on others",
@@ -103,6 +119,37 @@ def cmd_measure(args: argparse.Namespace) -> int:
         for n in out["networks"]
     ]
     print(render(["architecture", "median ms", "noise", "round spread"], rows))
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from coexplore.latency.device_predictor import fit_device_predictor
+    from coexplore.latency.lab import Lab
+    from coexplore.spaces import make_space
+
+    shape, classes = SHAPES[args.dataset]
+    lab = Lab(_config(args), args.cache)
+    model = fit_device_predictor(
+        make_space(args.space), shape, classes, args.fit, lab, args.seed, args.correction,
+        progress=not args.json,
+    )  # fmt: skip
+    model.save(args.out)
+    out = {
+        "out": args.out,
+        "space": model.space,
+        "input_shape": list(model.input_shape),
+        "n_fit": model.predictor.n_fit,
+        "kernels": len(model.kernels),
+        "rel_sd": model.predictor.rel_sd,
+        "device": model.device,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(
+            f"wrote {args.out}: {out['n_fit']} networks, {out['kernels']} kernels, "
+            f"cross-validated relative error sd {out['rel_sd']:.1%}"
+        )
     return 0
 
 

@@ -27,7 +27,7 @@ COMMANDS = {
     ),
     "latency": (
         "coexplore.cli.latency",
-        "measure networks on this machine; score the latency predictor (here or on a table)",
+        "latency on this machine: measure, fit a predictor, score it (here or on a table)",
     ),
     "cache": ("coexplore.cli.cache", "the result cache of trained candidates: statistics, export"),
     "envs": ("coexplore.cli.envs", "list the scenarios (envs/*.yaml) and their Gymnasium ids"),

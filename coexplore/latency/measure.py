@@ -10,6 +10,10 @@ What makes a measurement trustworthy on a shared machine, and what this module d
 - **Interleaved repeats:** networks measured together are timed in ``rounds``; in each round
   every network runs ``repeats`` timed passes, in a fresh (seeded) order, so a slow spell of
   the machine (another process, frequency scaling) lands on all of them rather than on one.
+- **Denormals:** subnormal floats are flushed to zero while measuring. Untrained random
+  weights can drive a network's activations into the subnormal range, where x86 arithmetic
+  runs many times slower: one instance of a network then measures 1.5× another (seen here
+  with chain networks); trained networks and inference runtimes (FTZ/DAZ) do not pay it.
 - **Outliers:** samples further than ``outlier`` robust deviations (MAD × 1.4826) above the
   median are dropped (preemptions are one-sided: they only ever add time).
 - **Noise figure:** every measurement reports its relative spread (``noise``: the
@@ -88,6 +92,7 @@ class Measurement:
     round_spread: float  # (max − min) / median of the per-round medians
     samples: int  # kept
     rejected: int  # dropped as outliers
+    round_mean_s: float = float("nan")  # mean of the per-round medians
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +117,7 @@ class Measurement:
             round_spread=float((per_round.max() - per_round.min()) / median),
             samples=int(keep.sum()),
             rejected=int((~keep).sum()),
+            round_mean_s=float(per_round.mean()),
         )
 
 
@@ -123,20 +129,23 @@ def _cores() -> list[int]:
 
 @contextlib.contextmanager
 def pinned(threads: int, pin: bool = True) -> Iterator[None]:
-    """torch on ``threads`` intra-op threads and, with ``pin``, the process on as many cores;
-    both restored on exit."""
+    """torch on ``threads`` intra-op threads and, with ``pin``, the process on as many cores,
+    subnormal floats flushed to zero; all restored on exit."""
     before = torch.get_num_threads()
     cores = _cores()
     torch.set_num_threads(threads)
     can_pin = pin and hasattr(os, "sched_setaffinity")
     if can_pin:
         os.sched_setaffinity(0, cores[:threads])
+    flushes = torch.set_flush_denormal(True)  # see the module docstring
     try:
         yield
     finally:
         torch.set_num_threads(before)
         if can_pin:
             os.sched_setaffinity(0, cores)
+        if flushes:
+            torch.set_flush_denormal(False)
 
 
 def _timer(device: torch.device):

@@ -1,9 +1,9 @@
 """Platform families behind one interface (registry ``PLATFORMS``).
 
-``fpga-pipeline``, ``table`` and ``spatial`` ship with coexplore. A family of your own is a
-module that registers a :class:`Platform` subclass in ``PLATFORMS``; list such modules in
-``COEXPLORE_PLUGINS`` (comma-separated import names) and every command, scenario and run
-directory finds them.
+``fpga-pipeline``, ``table``, ``spatial``, ``measured`` and ``predicted`` ship with coexplore.
+A family of your own is a module that registers a :class:`Platform` subclass in
+``PLATFORMS``; list such modules in ``COEXPLORE_PLUGINS`` (comma-separated import names) and
+every command, scenario and run directory finds them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ BUILTIN = (
     "coexplore.platforms.fpga_pipeline.family",
     "coexplore.platforms.table.family",
     "coexplore.platforms.spatial.family",
+    "coexplore.platforms.latency.family",
 )
 PLUGINS_VARIABLE = "COEXPLORE_PLUGINS"
 

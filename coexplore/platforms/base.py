@@ -84,7 +84,9 @@ class Platform(ABC):
     the generic ``prune``), ``metrics`` (the :class:`Metrics` fields it reports), and
     ``objectives`` (the default metrics of Pareto fronts), ``supports_compression`` (whether
     it prices compressed networks: a scenario's ``compression:``, passed as ``compression``, an
-    object whose ``compression(network)`` gives a network's planned compression).
+    object whose ``compression(network)`` gives a network's planned compression) and
+    ``needs_space`` (whether it gets the scenario's search space as ``space``, to rebuild a
+    candidate's torch module from its workload's name, the canonical string).
     """
 
     name: ClassVar[str]
@@ -94,8 +96,11 @@ class Platform(ABC):
     metrics: ClassVar[tuple[str, ...]]
     objectives: ClassVar[tuple[str, ...]]
     supports_compression: ClassVar[bool] = False
+    needs_space: ClassVar[bool] = False
 
-    def __init__(self, config: Any = None, fast: Any = None, compression: Any = None) -> None:
+    def __init__(
+        self, config: Any = None, fast: Any = None, compression: Any = None, space: Any = None
+    ) -> None:
         self.config = self.config_class() if config is None else config
         self.fast = self.fast_config_class() if fast is None else fast
         if compression is not None and not self.supports_compression:
@@ -103,6 +108,7 @@ class Platform(ABC):
                 "compression", self.name, "a hardware family that prices compressed networks"
             )
         self.compression = compression
+        self.space = space  # the scenario's search space, for a family that needs_space
 
     def reported_metrics(self) -> tuple[str, ...]:
         """The metrics this configured platform reports; the class's ``metrics`` unless they

@@ -134,9 +134,12 @@ class Scenario:
     def platform(self) -> Platform:
         """The platform family configured by this scenario."""
         cls = platform_class(self.hardware.family)
-        if self.compression is None:
-            return cls(self.hardware.options, self.fast_phase.options)
-        return cls(self.hardware.options, self.fast_phase.options, compression=self.compression)
+        extra: dict[str, Any] = {}
+        if self.compression is not None:
+            extra["compression"] = self.compression
+        if cls.needs_space:
+            extra["space"] = self.space
+        return cls(self.hardware.options, self.fast_phase.options, **extra)
 
 
 def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:

@@ -1,0 +1,132 @@
+"""A latency predictor for one device, as a file: the fitted model, the kernel table it sums,
+and what it was measured with (settings, device fingerprint, input shape).
+
+``coexplore latency fit`` writes one (:func:`fit_device_predictor`, :meth:`save`); the
+``predicted`` platform family reads it. A network with a kernel the table never measured is
+an error that names the kernel, unless the predictor may measure it (same device, a
+:class:`~coexplore.latency.lab.Lab` given): a predictor never guesses an operator.
+
+The file is a pickle (the scikit-learn model inside it is): load only files you made.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coexplore.config import ConfigError
+from coexplore.latency.device import describe_change, fingerprint, fingerprint_id
+from coexplore.latency.experiment import device_data, network_features, sample_distinct
+from coexplore.latency.kernels import distinct_kernels, signature
+from coexplore.latency.lab import Lab
+from coexplore.latency.predictor import LatencyPredictor
+from coexplore.spaces.base import SearchSpace
+from coexplore.workloads.layer import Network
+
+VERSION = 1
+
+
+class UnknownKernelError(ConfigError):
+    """A network has a layer kernel the predictor's table never measured."""
+
+
+@dataclass
+class DevicePredictor:
+    predictor: LatencyPredictor
+    kernels: dict[str, float]  # signature → seconds
+    settings: dict[str, Any]  # MeasureConfig.key()
+    device: dict[str, Any]  # the fingerprint
+    space: str
+    input_shape: tuple[int, int, int]
+    source: str = "<predictor>"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def missing(self, networks: Sequence[Network]) -> list[str]:
+        return [s for s in distinct_kernels(networks) if s not in self.kernels]
+
+    def learn_kernels(self, networks: Sequence[Network], lab: Lab) -> None:
+        """Measure the kernels of ``networks`` the table lacks, on this same device."""
+        here = fingerprint(lab.config.device)
+        if fingerprint_id(here) != fingerprint_id(self.device):
+            raise ConfigError(
+                self.source,
+                "device",
+                "this device, to measure new kernels "
+                f"(the predictor's differs: {describe_change(self.device, here)})",
+            )
+        if lab.config.key() != self.settings:
+            raise ConfigError(self.source, "settings", f"the predictor's {self.settings}")
+        todo = [n for n in networks if any(signature(ly) not in self.kernels for ly in n.layers)]
+        if todo:
+            measured = lab.kernels(todo)
+            self.kernels.update({s: m.median_s for s, m in measured.items()})
+
+    def predict(self, networks: Sequence[Network]) -> tuple[np.ndarray, np.ndarray]:
+        """(latency in seconds, relative standard deviation) of each network."""
+        missing = self.missing(networks)
+        if missing:
+            raise UnknownKernelError(
+                self.source,
+                "kernels",
+                f"kernels it has measured ({len(self.kernels)}); fit it on networks with "
+                "this kernel, or let it measure new kernels on its own device",
+                missing[0],
+            )
+        base = np.array([sum(self.kernels[signature(ly)] for ly in n.layers) for n in networks])
+        features = np.stack([network_features(n) for n in networks])
+        return self.predictor.predict(features, base)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(pickle.dumps({"version": VERSION, **self.__dict__}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> DevicePredictor:
+        try:
+            data = pickle.loads(Path(path).read_bytes())
+        except FileNotFoundError:
+            raise ConfigError(
+                str(path), "predictor", "a file written by coexplore latency fit"
+            ) from None
+        except (pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            raise ConfigError(
+                str(path), "predictor", "a coexplore latency fit file", str(exc)
+            ) from None
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            raise ConfigError(str(path), "version", f"{VERSION} (coexplore latency fit)")
+        data.pop("version")
+        data["source"] = str(path)
+        return cls(**data)
+
+
+def fit_device_predictor(
+    space: SearchSpace,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    n_fit: int,
+    lab: Lab,
+    seed: int = 0,
+    correction: str = "ridge",
+    progress: bool = False,
+) -> DevicePredictor:
+    """Measure ``n_fit`` distinct architectures of ``space`` and their kernels here, and fit."""
+    archs = sample_distinct(space, n_fit, seed, input_shape[1])
+    d = device_data(lab, archs, input_shape, num_classes, progress)
+    device = fingerprint(lab.config.device)
+    predictor = LatencyPredictor(correction, seed=seed, device=device)
+    predictor.fit(d["features"], d["y"], d["base"])
+    networks = [a.network(input_shape, num_classes) for a in archs]
+    kernels = lab.kernels(networks)
+    return DevicePredictor(
+        predictor,
+        {s: m.median_s for s, m in kernels.items()},
+        lab.config.key(),
+        device,
+        space.name,
+        tuple(input_shape),
+        extra={"n_fit": len(archs), "rel_sd": predictor.rel_sd},
+    )

@@ -1,0 +1,1 @@
+"""The measured and predicted families: latency on a real device (coexplore.latency)."""
