@@ -189,3 +189,135 @@ def test_cli_measure_and_evaluate_json(capsys, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert {"within_5pct", "within_10pct", "rmse_ms", "spearman", "n_fit", "n_test"} <= set(out)
     assert main(["latency", "evaluate", "--table", "nope", "--json"]) == 2
+
+
+# --- predictor files and the measured / predicted families ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    from coexplore.latency.device_predictor import fit_device_predictor
+
+    path = tmp_path_factory.mktemp("pred") / "chain.pkl"
+    lab = Lab(TINY, path.with_suffix(".sqlite"))
+    model = fit_device_predictor(make_space("chain", depth=3), (1, 8, 8), 10, 12, lab)
+    model.save(path)
+    return path
+
+
+def test_predictor_file_round_trips_and_names_an_unknown_kernel(fitted, tmp_path):
+    from coexplore.latency.device_predictor import DevicePredictor, UnknownKernelError
+
+    model = DevicePredictor.load(fitted)
+    assert model.space == "chain" and model.input_shape == (1, 8, 8) and model.predictor.n_fit == 12
+    space = make_space("chain", depth=3)
+    nets = [a.network((1, 8, 8), 10) for a in [space.parse("k3f24s1-k3f24s1-k3f24s1|flatten")]]
+    if model.missing(nets):
+        with pytest.raises(UnknownKernelError, match="conv:"):
+            model.predict(nets)
+        model.learn_kernels(nets, Lab(TINY))
+    latency, sd = model.predict(nets)
+    assert latency[0] > 0 and sd[0] >= 0
+    bad = tmp_path / "bad.pkl"
+    bad.write_bytes(b"not a pickle")
+    with pytest.raises(ConfigError, match="coexplore latency fit"):
+        DevicePredictor.load(bad)
+    with pytest.raises(ConfigError, match="coexplore latency fit"):
+        DevicePredictor.load(tmp_path / "absent.pkl")
+
+
+def test_a_predictor_refuses_to_learn_kernels_on_another_device(fitted):
+    from coexplore.latency.device_predictor import DevicePredictor
+
+    model = DevicePredictor.load(fitted)
+    model.device = {**model.device, "cpu": "Another CPU"}
+    net = make_space("chain", depth=1).parse("k7f64s1|flatten").network((1, 8, 8), 10)
+    with pytest.raises(ConfigError, match="Another CPU"):
+        model.learn_kernels([net], Lab(TINY))
+
+
+def scenario(tmp_path, hardware):
+    from coexplore.scenario import load_scenario
+
+    data = {
+        "description": "latency on this machine",
+        "data": {"name": "digits"},
+        "space": {"name": "chain", "depth": 3},
+        "hardware": hardware,
+        "specs": {"latency_s": {"max": 1.0}},
+        "reward": {"name": "mnas", "metric": "latency_s"},
+        "slow_phase": {"oracle": "train", "train": {"epochs": 1}},
+    }
+    path = tmp_path / "sc.yaml"
+    path.write_text(json.dumps(data))
+    return load_scenario(path)
+
+
+def test_measured_and_predicted_families_in_the_evaluator(fitted, tmp_path):
+    from coexplore.core.evaluator import CandidateEvaluator
+
+    cache = str(tmp_path / "m.sqlite")
+    hw = {"family": "measured", "warmup": 1, "repeats": 2, "rounds": 2, "cache": cache}
+    ev = CandidateEvaluator(scenario(tmp_path, hw))
+    arch = ev.space.parse("k3f24s1-k3f24s2-k1f24s1|flatten")
+    fast, _ = ev.fast_phase(ev.candidate(ev.space.to_tokens(arch)))
+    m = fast.details["measurement"]
+    assert fast.metrics.latency_s == m["median_s"] and not fast.pruned
+    assert fast.metrics.throughput_fps == pytest.approx(1 / m["median_s"])
+    again, _ = CandidateEvaluator(scenario(tmp_path, hw)).fast_phase(
+        ev.candidate(ev.space.to_tokens(arch))
+    )
+    assert again.details["measurement"] == m  # from the cache
+    hw = {"family": "predicted", "predictor": str(fitted), "spot_check": 1.0}
+    ev = CandidateEvaluator(scenario(tmp_path, hw))
+    fast, _ = ev.fast_phase(ev.candidate(ev.space.to_tokens(arch)))
+    assert fast.metrics.latency_s == fast.details["predicted_s"] > 0
+    assert fast.details["error"] == pytest.approx(
+        fast.details["predicted_s"] / fast.details["measured"]["median_s"] - 1
+    )
+
+
+def test_bad_device_settings_name_the_field(tmp_path):
+    with pytest.raises(ConfigError, match="hardware.repeats"):
+        scenario(tmp_path, {"family": "measured", "repeats": 0})
+    with pytest.raises(ConfigError, match="spot_check"):
+        scenario(tmp_path, {"family": "predicted", "predictor": "p.pkl", "spot_check": 2})
+
+
+def test_cli_fit_writes_a_predictor(capsys, tmp_path):
+    out = tmp_path / "p.pkl"
+    args = ["--rounds", "2", "--repeats", "2", "--warmup", "1", "--json"]
+    assert (
+        main(["latency", "fit", "--space", "chain", "--fit", "12", "--out", str(out), *args]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert out.exists() and report["n_fit"] == 12 and report["kernels"] > 0
+
+
+def test_mnist5k_cpu_scenario_passes_check_env(tmp_path):
+    import dataclasses
+
+    from gymnasium.utils.env_checker import check_env
+
+    from coexplore.env import CoExploreEnv
+    from coexplore.scenario import get_scenario
+
+    s = get_scenario("mnist5k-cpu")
+    hw = dataclasses.replace(
+        s.hardware.options, warmup=1, repeats=2, rounds=2, cache=str(tmp_path / "l.sqlite")
+    )
+    slow = dataclasses.replace(
+        s.slow_phase, train=dataclasses.replace(s.slow_phase.train, epochs=1)
+    )
+    s = dataclasses.replace(
+        s, hardware=dataclasses.replace(s.hardware, options=hw), slow_phase=slow
+    )
+    env = CoExploreEnv(s, cache=str(tmp_path / "c.sqlite"))
+    check_env(env, skip_render_check=True)
+    env.reset(seed=0)
+    _, info = env.evaluate(
+        env.space.to_tokens(
+            env.space.parse("k3f24s2-k3f36s2-k3f48s2-k3f48s1-k3f64s2-k3f64s1|flatten")
+        )
+    )
+    assert info["metrics"]["latency_s"] == info["details"]["measurement"]["median_s"]

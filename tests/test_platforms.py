@@ -46,15 +46,34 @@ SPECS = {
 }
 
 
-@pytest.mark.parametrize("name", list(PLATFORMS))
-def test_every_platform_passes_the_checker(name):
+def device_config(name, tmp_path):
+    """Measured/predicted: a few passes, measurements cached so repeats are deterministic."""
     cls = PLATFORMS.get(name)
-    config, nets = None, networks()
+    tiny = {"warmup": 1, "repeats": 2, "rounds": 2}
+    cache = str(tmp_path / "latency.sqlite")
+    if name == "measured":
+        return cls.config_class(**tiny, cache=cache)
+    from coexplore.latency.device_predictor import fit_device_predictor
+    from coexplore.latency.lab import Lab
+    from coexplore.latency.measure import MeasureConfig
+
+    lab = Lab(MeasureConfig(**tiny), cache)
+    path = tmp_path / "predictor.pkl"
+    fit_device_predictor(make_space("chain", depth=3), (1, 8, 8), 10, 12, lab).save(path)
+    return cls.config_class(predictor=str(path))
+
+
+@pytest.mark.parametrize("name", list(PLATFORMS))
+def test_every_platform_passes_the_checker(name, tmp_path):
+    cls = PLATFORMS.get(name)
+    config, nets, space = None, networks(), None
     if name == "fpga-pipeline":
         config = cls.config_class(parts=("XC7Z020", "XC7A50T"))
     if name == "table":
         config, nets = cls.config_class(device="pixel2"), networks("nb201")
-    check_platform(cls, nets, config=config, specs=SPECS.get(name, []), samples=2)
+    if cls.needs_space:
+        config, space = device_config(name, tmp_path), make_space("chain", depth=3)
+    check_platform(cls, nets, config=config, specs=SPECS.get(name, [LOOSE]), samples=2, space=space)
 
 
 @pytest.mark.parametrize("name", list(SPACES))

@@ -104,9 +104,12 @@ def check_platform(
     fast: Any = None,
     specs: Sequence[Specs] = (),
     samples: int = 4,
+    space: Any = None,
 ) -> None:
     """A platform family keeps the interface: registered, declared metrics, token rules,
-    well-formed and deterministic fast phase, a sound bound, picklable."""
+    well-formed and deterministic fast phase, a sound bound, picklable. ``space``: the search
+    space of ``networks``, for a family that ``needs_space`` (a measuring family must then
+    answer a repeated question from its cache to be deterministic)."""
     _require(
         cls.name in PLATFORMS and PLATFORMS.get(cls.name) is cls,
         f"register the family: PLATFORMS.register({cls.name!r}, {cls.__name__})",
@@ -119,7 +122,11 @@ def check_platform(
     )
     for name in ("config_class", "fast_config_class"):
         _require(dataclasses.is_dataclass(getattr(cls, name)), f"{name} must be a dataclass")
-    platform = cls(config, fast)
+    if cls.needs_space:
+        _require(space is not None, f"{cls.name} needs_space: pass the networks' space")
+        platform = cls(config, fast, space=space)
+    else:
+        platform = cls(config, fast)
     try:
         pickle.loads(pickle.dumps(platform))
     except Exception as exc:

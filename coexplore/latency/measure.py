@@ -92,7 +92,6 @@ class Measurement:
     round_spread: float  # (max − min) / median of the per-round medians
     samples: int  # kept
     rejected: int  # dropped as outliers
-    round_mean_s: float = float("nan")  # mean of the per-round medians
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,7 +116,6 @@ class Measurement:
             round_spread=float((per_round.max() - per_round.min()) / median),
             samples=int(keep.sum()),
             rejected=int((~keep).sum()),
-            round_mean_s=float(per_round.mean()),
         )
 
 
