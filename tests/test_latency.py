@@ -166,6 +166,8 @@ def test_nb201_table_predictor_on_a_gpu():
     r = table_experiment("1080ti_256", 300, seed=0)
     assert r["n_fit"] == 300 and r["n_test"] == 15_625 - 300
     assert r["within_10pct"] >= 0.99 and r["spearman"] > 0.99  # a deterministic table
+    spread = r["same_accuracy_spread"]
+    assert spread["groups"] > 100 and 0 <= spread["median"] < 0.1
     assert cell_features(["|none~0|+|none~0|skip_connect~1|+|none~0|none~1|none~2|"]).sum() == 6
 
 

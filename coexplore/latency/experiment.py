@@ -137,7 +137,35 @@ def table_experiment(
     return {
         **validation(pred, y[test], n_fit),
         "lut_only": validation(lut_only, y[test], n_fit),
+        "same_accuracy_spread": same_accuracy_spread(table.archs, y),
         "rel_sd": predictor.rel_sd,
         "median_latency_ms": float(np.median(y) * 1e3),
         "device": device,
+    }
+
+
+def same_accuracy_spread(archs: Sequence[str], latency: np.ndarray) -> dict[str, float]:
+    """How much a table's latency varies among cells with identical accuracies on all three
+    NAS-Bench-201 datasets (mostly isomorphic cells, which compute the same function; some
+    differ in operators whose output is unused, which still run): the median over such groups
+    of max/min − 1, and the share of groups above 10%. A rough floor of the table's noise."""
+    from coexplore.tables import ACCURACY_TABLES
+
+    columns = [ACCURACY_TABLES.get(n) for n in ACCURACY_TABLES]
+    table = columns[0].table()
+    keys = zip(*(np.round(table.column(c.column), 6) for c in columns), strict=True)
+    groups: dict[tuple, list[int]] = {}
+    for arch, key in zip(table.archs, keys, strict=True):
+        groups.setdefault(key, []).append(arch)
+    position = {a: i for i, a in enumerate(archs)}
+    spreads = []
+    for members in groups.values():
+        if len(members) > 1:
+            v = latency[[position[a] for a in members]]
+            spreads.append(v.max() / v.min() - 1)
+    spreads = np.array(spreads)
+    return {
+        "groups": len(spreads),
+        "median": float(np.median(spreads)),
+        "share_above_10pct": float(np.mean(spreads > 0.10)),
     }
