@@ -82,14 +82,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
 def _config(args: argparse.Namespace):
     from coexplore.latency.measure import MeasureConfig
 
-    return MeasureConfig(
-        batch_size=args.batch_size,
-        threads=args.threads,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        rounds=args.rounds,
-        device=args.device,
-    )
+    return MeasureConfig.of(args)
 
 
 def cmd_measure(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from coexplore.config import ConfigError
+
 
 @cache
 def _cpu_model() -> str:
@@ -59,3 +61,13 @@ def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     keys = sorted(set(old) | set(new))
     diffs = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
     return "; ".join(diffs) or "nothing"
+
+
+def require_device(expected: dict[str, Any], device: str, source: str, why: str) -> None:
+    """Raise unless this machine is the device ``expected`` fingerprints (``why``: what needs
+    it, e.g. "to measure new kernels"); the error names what changed."""
+    here = fingerprint(device)
+    if fingerprint_id(here) != fingerprint_id(expected):
+        raise ConfigError(
+            source, "device", f"the same device {why} (changed: {describe_change(expected, here)})"
+        )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from coexplore.config import ConfigError
-from coexplore.latency.device import describe_change, fingerprint, fingerprint_id
+from coexplore.latency.device import fingerprint, require_device
 from coexplore.latency.experiment import device_data, network_features, sample_distinct
 from coexplore.latency.kernels import distinct_kernels, signature
 from coexplore.latency.lab import Lab
@@ -51,14 +51,7 @@ class DevicePredictor:
 
     def learn_kernels(self, networks: Sequence[Network], lab: Lab) -> None:
         """Measure the kernels of ``networks`` the table lacks, on this same device."""
-        here = fingerprint(lab.config.device)
-        if fingerprint_id(here) != fingerprint_id(self.device):
-            raise ConfigError(
-                self.source,
-                "device",
-                "this device, to measure new kernels "
-                f"(the predictor's differs: {describe_change(self.device, here)})",
-            )
+        require_device(self.device, lab.config.device, self.source, "to measure new kernels")
         if lab.config.key() != self.settings:
             raise ConfigError(self.source, "settings", f"the predictor's {self.settings}")
         todo = [n for n in networks if any(signature(ly) not in self.kernels for ly in n.layers)]

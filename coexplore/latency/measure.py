@@ -75,6 +75,13 @@ class MeasureConfig:
         if self.threads > cores:
             raise ConfigError("measure", "threads", f"at most the {cores} cores here", self.threads)
 
+    @classmethod
+    def of(cls, obj: Any) -> MeasureConfig:
+        """The settings an object (CLI arguments, a scenario's ``hardware:``) holds under
+        these field names; the others keep their defaults."""
+        names = [f for f in cls.__dataclass_fields__ if hasattr(obj, f)]
+        return cls(**{f: getattr(obj, f) for f in names})
+
     def key(self) -> dict[str, Any]:
         """The settings that change a measurement (pinning aside)."""
         return {k: v for k, v in asdict(self).items() if k != "pin"}

@@ -45,14 +45,7 @@ class MeasuredDevice:
     def measure_config(self):
         from coexplore.latency.measure import MeasureConfig
 
-        return MeasureConfig(
-            batch_size=self.batch_size,
-            threads=self.threads,
-            warmup=self.warmup,
-            repeats=self.repeats,
-            rounds=self.rounds,
-            device=self.device,
-        )
+        return MeasureConfig.of(self)
 
     def __post_init__(self) -> None:
         try:
@@ -172,17 +165,9 @@ class PredictedPlatform(_DevicePlatform):
             "device": model.device,
         }
         if rng is not None and self.config.spot_check > 0 and rng.random() < self.config.spot_check:
-            from coexplore.latency.device import describe_change, fingerprint, fingerprint_id
+            from coexplore.latency.device import require_device
 
-            here = fingerprint(self.lab.config.device)
-            if fingerprint_id(here) != fingerprint_id(model.device):
-                raise ConfigError(
-                    model.source,
-                    "spot_check",
-                    "0 on another device than the predictor's "
-                    f"({describe_change(model.device, here)})",
-                    self.config.spot_check,
-                )
+            require_device(model.device, self.lab.config.device, model.source, "to spot-check")
             arch = self._arch(network)
             classes = network.layers[-1].out_channels
             m = self.lab.networks([arch], network.input_shape, classes)[arch.canonical]
