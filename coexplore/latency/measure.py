@@ -55,6 +55,7 @@ class MeasureConfig:
     rounds: int = 10
     device: str = "cpu"
     outlier: float = 3.0
+    flush_denormals: bool = True
     pin: bool = True
 
     def __post_init__(self) -> None:
@@ -133,7 +134,7 @@ def _cores() -> list[int]:
 
 
 @contextlib.contextmanager
-def pinned(threads: int, pin: bool = True) -> Iterator[None]:
+def pinned(threads: int, pin: bool = True, flush: bool = True) -> Iterator[None]:
     """torch on ``threads`` intra-op threads and, with ``pin``, the process on as many cores,
     subnormal floats flushed to zero; all restored on exit."""
     before = torch.get_num_threads()
@@ -142,7 +143,7 @@ def pinned(threads: int, pin: bool = True) -> Iterator[None]:
     can_pin = pin and hasattr(os, "sched_setaffinity")
     if can_pin:
         os.sched_setaffinity(0, cores[:threads])
-    flushes = torch.set_flush_denormal(True)  # see the module docstring
+    flushes = flush and torch.set_flush_denormal(True)  # see the module docstring
     try:
         yield
     finally:
@@ -207,7 +208,7 @@ def measure_modules(
     fresh = [n for n in names if not isinstance(modules[n][0], nn.Module)]
     timer = _timer(device)
     samples: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    with pinned(config.threads, config.pin), torch.inference_mode():
+    with pinned(config.threads, config.pin, config.flush_denormals), torch.inference_mode():
         for r in range(config.rounds):
             if r > 0:
                 runs.update({n: instance(n) for n in fresh})
