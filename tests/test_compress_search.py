@@ -113,7 +113,8 @@ def test_a_family_that_cannot_price_compression_is_an_error():
     with pytest.raises(ConfigError, match="fpga-pipeline"):
         scenario_from_dict(data, "sc.yaml")
     data["hardware"]["mode"] = "none"  # accuracy-only NAS of compressed networks: fine
-    assert scenario_from_dict(data, "sc.yaml").compression.ratio == 4
+    s = scenario_from_dict(data, "sc.yaml")
+    assert s.compression.ratio == 4 and s.platform().compression is None
 
 
 # --- the fast phase --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from coexplore.latency.experiment import (
     network_features,
     table_experiment,
 )
-from coexplore.latency.kernels import distinct_kernels, kernel_module, signature
+from coexplore.latency.kernels import distinct_kernels, kernel_module, kernel_shape, signature
 from coexplore.latency.lab import Lab
 from coexplore.latency.measure import MeasureConfig, Measurement, measure_modules, pinned
 from coexplore.latency.predictor import LatencyPredictor, validation
@@ -75,11 +75,11 @@ def test_kernels_are_the_layers_with_their_epilogue():
     net = arch.network((1, 28, 28), 10)
     kernels = distinct_kernels([net, net])
     assert list(kernels) == [signature(ly) for ly in net.layers]
-    module, shape = kernel_module(net.layers[0])
+    shape = kernel_shape(net.layers[0])
     assert shape == (1, 28, 28)
-    assert module(torch.zeros(2, *shape)).shape == (2, 24, 14, 14)
-    fc, shape = kernel_module(net.layers[-1])
-    assert fc(torch.zeros(2, *shape)).shape == (2, 10)
+    assert kernel_module(net.layers[0])(torch.zeros(2, *shape)).shape == (2, 24, 14, 14)
+    shape = kernel_shape(net.layers[-1])
+    assert kernel_module(net.layers[-1])(torch.zeros(2, *shape)).shape == (2, 10)
 
 
 def test_cache_answers_this_device_only_and_warns_of_another(tmp_path, monkeypatch):

@@ -24,6 +24,15 @@ def _measure_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _fit_options(p: argparse.ArgumentParser) -> None:
+    """What fitting a predictor takes (fit and evaluate), then the measurement settings."""
+    p.add_argument("--dataset", default="mnist5k", choices=sorted(SHAPES), help="input shape")
+    p.add_argument("--fit", type=int, default=150, help="networks to fit on (default: 150)")
+    p.add_argument("--correction", choices=("ridge", "gbm", "none"), default="ridge")
+    p.add_argument("--seed", type=int, default=0)
+    _measure_options(p)
+
+
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
         "latency",
@@ -51,12 +60,8 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         "predicted platform family reads it: hardware: {family: predicted, predictor: FILE}).",
     )
     f.add_argument("--space", default="chain", help="chain or ibn (default: chain)")
-    f.add_argument("--dataset", default="mnist5k", choices=sorted(SHAPES), help="input shape")
-    f.add_argument("--fit", type=int, default=150, help="networks to fit on (default: 150)")
-    f.add_argument("--correction", choices=("ridge", "gbm", "none"), default="ridge")
-    f.add_argument("--seed", type=int, default=0)
     f.add_argument("--out", required=True, help="the predictor file to write")
-    _measure_options(f)
+    _fit_options(f)
     f.set_defaults(func=cmd_fit)
 
     e = cmds.add_parser(
@@ -70,12 +75,8 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     which = e.add_mutually_exclusive_group(required=True)
     which.add_argument("--space", help="measure here: chain or ibn")
     which.add_argument("--table", metavar="DEVICE", help="a built-in device (coexplore platforms)")
-    e.add_argument("--dataset", default="mnist5k", choices=sorted(SHAPES), help="input shape")
-    e.add_argument("--fit", type=int, default=150, help="networks to fit on (default: 150)")
     e.add_argument("--test", type=int, default=150, help="networks to score (--space only)")
-    e.add_argument("--correction", choices=("ridge", "gbm", "none"), default="ridge")
-    e.add_argument("--seed", type=int, default=0)
-    _measure_options(e)
+    _fit_options(e)
     e.set_defaults(func=cmd_evaluate)
 
 

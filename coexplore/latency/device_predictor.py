@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 from coexplore.config import ConfigError
 from coexplore.latency.device import fingerprint, require_device
 from coexplore.latency.experiment import device_data, network_features, sample_distinct
-from coexplore.latency.kernels import distinct_kernels, signature
+from coexplore.latency.kernels import distinct_kernels, kernel_sum, signature
 from coexplore.latency.lab import Lab
 from coexplore.latency.predictor import LatencyPredictor
 from coexplore.spaces.base import SearchSpace
@@ -44,7 +44,6 @@ class DevicePredictor:
     space: str
     input_shape: tuple[int, int, int]
     source: str = "<predictor>"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def missing(self, networks: Sequence[Network]) -> list[str]:
         return [s for s in distinct_kernels(networks) if s not in self.kernels]
@@ -70,7 +69,7 @@ class DevicePredictor:
                 "this kernel, or let it measure new kernels on its own device",
                 missing[0],
             )
-        base = np.array([sum(self.kernels[signature(ly)] for ly in n.layers) for n in networks])
+        base = np.array([kernel_sum(n, self.kernels) for n in networks])
         features = np.stack([network_features(n) for n in networks])
         return self.predictor.predict(features, base)
 
@@ -109,17 +108,13 @@ def fit_device_predictor(
     """Measure ``n_fit`` distinct architectures of ``space`` and their kernels here, and fit."""
     archs = sample_distinct(space, n_fit, seed, input_shape[1])
     d = device_data(lab, archs, input_shape, num_classes, progress)
-    device = fingerprint(lab.config.device)
-    predictor = LatencyPredictor(correction, seed=seed, device=device)
+    predictor = LatencyPredictor(correction, seed=seed)
     predictor.fit(d["features"], d["y"], d["base"])
-    networks = [a.network(input_shape, num_classes) for a in archs]
-    kernels = lab.kernels(networks)
     return DevicePredictor(
         predictor,
-        {s: m.median_s for s, m in kernels.items()},
+        d["kernels"],
         lab.config.key(),
-        device,
+        fingerprint(lab.config.device),
         space.name,
         tuple(input_shape),
-        extra={"n_fit": len(archs), "rel_sd": predictor.rel_sd},
     )

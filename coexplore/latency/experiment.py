@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.latency.device import fingerprint
+from coexplore.latency.kernels import kernel_sum
 from coexplore.latency.lab import Lab
 from coexplore.latency.predictor import LatencyPredictor, validation
 from coexplore.spaces.base import Architecture, SearchSpace
@@ -60,15 +60,16 @@ def device_data(
     num_classes: int,
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Measured latency, kernel-sum base and features of ``archs`` on this device."""
+    """Measured latency, kernel table (signature → seconds), kernel-sum base and features of
+    ``archs`` on this device."""
     networks = [a.network(input_shape, num_classes) for a in archs]
     measured = lab.networks(archs, input_shape, num_classes, progress)
-    kernels = lab.kernels(networks, progress)
-    base = [sum(kernels[s].median_s for s in lab.network_kernels(n)) for n in networks]
+    kernels = {s: m.median_s for s, m in lab.kernels(networks, progress).items()}
     return {
         "y": np.array([measured[a.canonical].median_s for a in archs]),
         "noise": np.array([measured[a.canonical].noise for a in archs]),
-        "base": np.array(base),
+        "kernels": kernels,
+        "base": np.array([kernel_sum(n, kernels) for n in networks]),
         "features": np.stack([network_features(n) for n in networks]),
     }
 
@@ -87,13 +88,12 @@ def device_experiment(
     archs = sample_distinct(space, n_fit + n_test, seed, input_shape[1])
     d = device_data(lab, archs, input_shape, num_classes, progress)
     fit, test = slice(0, n_fit), slice(n_fit, None)
-    predictor = LatencyPredictor(correction, seed=seed, device=fingerprint(lab.config.device))
+    predictor = LatencyPredictor(correction, seed=seed)
     predictor.fit(d["features"][fit], d["y"][fit], d["base"][fit])
     pred, _ = predictor.predict(d["features"][test], d["base"][test])
-    sum_only = validation(d["base"][test], d["y"][test], n_fit)
     return {
-        **validation(pred, d["y"][test], len(archs[fit])),
-        "kernel_sum": sum_only,
+        **validation(pred, d["y"][test], n_fit),
+        "kernel_sum": validation(d["base"][test], d["y"][test], n_fit),
         "rel_sd": predictor.rel_sd,
         "median_noise": float(np.median(d["noise"])),
         "median_latency_ms": float(np.median(d["y"]) * 1e3),
@@ -128,9 +128,7 @@ def table_experiment(
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
     fit, test = order[:n_fit], order[n_fit:]
-    predictor = LatencyPredictor(
-        correction, base_from_lut=True, seed=seed, device={"table": device}
-    )
+    predictor = LatencyPredictor(correction, base_from_lut=True, seed=seed)
     predictor.fit(x[fit], y[fit])
     pred, _ = predictor.predict(x[test])
     lut_only, _ = LatencyPredictor("none", base_from_lut=True).fit(x[fit], y[fit]).predict(x[test])

@@ -10,7 +10,7 @@ kernel, stride, padding, groups) is measured once per device and setting, and ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from torch import nn
 
@@ -27,20 +27,25 @@ def signature(layer: Layer) -> str:
     )
 
 
-def kernel_module(layer: Layer) -> tuple[nn.Module, tuple[int, ...]]:
-    """The torch module of ``layer``'s kernel and its input shape (one sample)."""
+def kernel_shape(layer: Layer) -> tuple[int, ...]:
+    """The input shape of ``layer``'s kernel (one sample)."""
+    if layer.kind is LayerKind.FC:
+        return (layer.in_channels,)
+    return (layer.in_channels, layer.in_h, layer.in_w)
+
+
+def kernel_module(layer: Layer) -> nn.Module:
+    """The torch module of ``layer``'s kernel."""
     if layer.kind in (LayerKind.CONV, LayerKind.DWCONV):
-        module = nn.Sequential(
-            conv_from_layer(layer), nn.BatchNorm2d(layer.out_channels), nn.ReLU()
-        )
-        return module, (layer.in_channels, layer.in_h, layer.in_w)
+        return nn.Sequential(conv_from_layer(layer), nn.BatchNorm2d(layer.out_channels), nn.ReLU())
     if layer.kind is LayerKind.POOL:
-        return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding), (
-            layer.in_channels,
-            layer.in_h,
-            layer.in_w,
-        )
-    return nn.Linear(layer.in_channels, layer.out_channels), (layer.in_channels,)
+        return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding)
+    return nn.Linear(layer.in_channels, layer.out_channels)
+
+
+def kernel_sum(network: Network, table: Mapping[str, float]) -> float:
+    """The sum of ``network``'s kernel latencies in ``table`` (signature → seconds)."""
+    return sum(table[signature(ly)] for ly in network.layers)
 
 
 def distinct_kernels(networks: Iterable[Network]) -> dict[str, Layer]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from coexplore.latency.cache import LatencyCache
-from coexplore.latency.kernels import distinct_kernels, kernel_module, signature
+from coexplore.latency.kernels import distinct_kernels, kernel_module, kernel_shape
 from coexplore.latency.measure import MeasureConfig, Measurement, measure_modules
 from coexplore.spaces.base import Architecture
 from coexplore.workloads.layer import Network
@@ -50,13 +50,9 @@ class Lab:
         """The latency of every distinct layer kernel of ``networks`` (by signature)."""
         layers = distinct_kernels(networks)
         items = {
-            sig: (lambda ly=ly: kernel_module(ly)[0], kernel_module(ly)[1])
-            for sig, ly in layers.items()
+            sig: (lambda ly=ly: kernel_module(ly), kernel_shape(ly)) for sig, ly in layers.items()
         }
         return self._measure(items, "kernel", progress)
-
-    def network_kernels(self, network: Network) -> list[str]:
-        return [signature(ly) for ly in network.layers]
 
     def _measure(self, items: dict, kind: str, progress: bool) -> dict[str, Measurement]:
         out: dict[str, Measurement] = {}

@@ -12,8 +12,9 @@ What makes a measurement trustworthy on a shared machine, and what this module d
   the machine (another process, frequency scaling) lands on all of them rather than on one.
 - **Denormals:** subnormal floats are flushed to zero while measuring. Untrained random
   weights can drive a network's activations into the subnormal range, where x86 arithmetic
-  runs many times slower: one instance of a network then measures 1.5× another (seen here
-  with chain networks); trained networks and inference runtimes (FTZ/DAZ) do not pay it.
+  runs many times slower, so one instance of a network can measure far slower than another;
+  trained networks and inference runtimes (FTZ/DAZ) do not pay it
+  (``bench/bench_latency_repeatability.py --variants default,denormals`` compares).
 - **Outliers:** samples further than ``outlier`` robust deviations (MAD × 1.4826) above the
   median are dropped (preemptions are one-sided: they only ever add time).
 - **Noise figure:** every measurement reports its relative spread (``noise``: the

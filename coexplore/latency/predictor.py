@@ -20,7 +20,7 @@ of the measured latency, plus RMSE and Spearman's rank correlation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,6 @@ class LatencyPredictor:
     correction: str = "ridge"
     base_from_lut: bool = False
     seed: int = 0
-    device: dict[str, Any] = field(default_factory=dict)  # where the fitting data was measured
     lut: np.ndarray | None = None
     model: Any = None
     rel_sd: float = float("nan")

@@ -135,7 +135,8 @@ class Scenario:
         """The platform family configured by this scenario."""
         cls = platform_class(self.hardware.family)
         extra: dict[str, Any] = {}
-        if self.compression is not None:
+        if self.compression is not None and cls.supports_compression:
+            # (validation allows another family only in mode none, where nothing is priced)
             extra["compression"] = self.compression
         if cls.needs_space:
             extra["space"] = self.space

@@ -62,10 +62,15 @@ class _DevicePlatform(Platform):
     def hardware_space(self) -> NoHardwareTokens:
         return NoHardwareTokens()
 
-    def _arch(self, network: Network):
+    lab: Any  # a coexplore.latency.lab.Lab, set by each family
+
+    def _measure(self, network: Network):
+        """``network``'s module, rebuilt in the scenario's space, measured through ``lab``."""
         if self.space is None:
             raise ConfigError(self.name, "space", "the scenario's search space (Scenario.platform)")
-        return self.space.parse(network.name)
+        arch = self.space.parse(network.name)
+        classes = network.layers[-1].out_channels
+        return self.lab.networks([arch], network.input_shape, classes)[arch.canonical]
 
     def _result(self, latency_s: float, batch: int, specs: Specs, details, start) -> FastResult:
         metrics = Metrics.derived(latency_s=latency_s, throughput_fps=batch / latency_s)
@@ -107,9 +112,7 @@ class MeasuredPlatform(_DevicePlatform):
         from coexplore.latency.device import fingerprint
 
         start = time.perf_counter()
-        arch = self._arch(network)
-        classes = network.layers[-1].out_channels
-        m = self.lab.networks([arch], network.input_shape, classes)[arch.canonical]
+        m = self._measure(network)
         details = {"measurement": m.to_dict(), "device": fingerprint(self.config.device)}
         return self._result(m.median_s, self.config.batch_size, specs, details, start)
 
@@ -168,9 +171,7 @@ class PredictedPlatform(_DevicePlatform):
             from coexplore.latency.device import require_device
 
             require_device(model.device, self.lab.config.device, model.source, "to spot-check")
-            arch = self._arch(network)
-            classes = network.layers[-1].out_channels
-            m = self.lab.networks([arch], network.input_shape, classes)[arch.canonical]
+            m = self._measure(network)
             details["measured"] = m.to_dict()
             details["error"] = float(latency[0] / m.median_s - 1)
         batch = int(model.settings["batch_size"])
