@@ -60,7 +60,17 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         "predicted platform family reads it: hardware: {family: predicted, predictor: FILE}).",
     )
     f.add_argument("--space", default="chain", help="chain or ibn (default: chain)")
+    f.add_argument(
+        "--env",
+        help="take the space and input shape from this scenario instead of --space/--dataset",
+    )
     f.add_argument("--out", required=True, help="the predictor file to write")
+    f.add_argument(
+        "--all-kernels",
+        action="store_true",
+        help="also measure every kernel of the whole space (small spaces), so that searching "
+        "it never measures (hardware.measure_new_kernels: false) and predictions repeat",
+    )
     _fit_options(f)
     f.set_defaults(func=cmd_fit)
 
@@ -121,12 +131,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from coexplore.latency.lab import Lab
     from coexplore.spaces import make_space
 
-    shape, classes = SHAPES[args.dataset]
+    if args.env:
+        from coexplore.data import dataset_shape
+        from coexplore.scenario import get_scenario
+
+        scenario = get_scenario(args.env)
+        space, (shape, classes) = scenario.space, dataset_shape(scenario.data)
+    else:
+        space, (shape, classes) = make_space(args.space), SHAPES[args.dataset]
     lab = Lab(_config(args), args.cache)
     model = fit_device_predictor(
-        make_space(args.space), shape, classes, args.fit, lab, args.seed, args.correction,
-        progress=not args.json,
-    )  # fmt: skip
+        space, shape, classes, args.fit, lab, args.seed, args.correction, progress=not args.json
+    )
+    if args.all_kernels:
+        model.learn_space(space, classes, lab, progress=not args.json)
     model.save(args.out)
     out = {
         "out": args.out,

@@ -19,6 +19,12 @@ At the last token the evaluator runs the fast phase (a candidate that cannot mee
 pruned with ``reward.penalty`` and never trained), the slow phase and the reward; ``info`` is
 the candidate's record (:class:`~coexplore.core.record.CandidateRecord`, as JSON).
 
+Space shrinking: with a ``shrinking:`` section in the scenario (or an agent that calls
+:meth:`CoExploreEnv.shrink`), a :class:`~coexplore.core.shrinking.SpaceShrinker` drops the
+choices whose candidates are dominated on the target hardware; ``action_masks()`` and the
+mapping of impossible actions then keep to the choices left (every agent searches the smaller
+space). Its state is part of :meth:`state_dict`, which a search's checkpoint keeps.
+
 Batches: between ``begin_batch()`` and ``end_batch()`` a finished candidate gets reward 0 and
 ``info["pending"]``; ``end_batch()`` evaluates them together (trainings through the scenario's
 executor) and returns their rewards in order. Agents whose sampling within a batch does not
@@ -36,8 +42,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from coexplore.config import ConfigError
 from coexplore.core.evaluator import Candidate, CandidateEvaluator
 from coexplore.core.record import CandidateRecord
+from coexplore.core.shrinking import ShrinkConfig, SpaceShrinker
+from coexplore.platforms import FastResult
 from coexplore.scenario import Scenario
 from coexplore.slow.oracles import AccuracyOracle
 
@@ -75,23 +84,118 @@ class CoExploreEnv(gym.Env):
         self.listeners: list[Callable[[CandidateRecord], None]] = []
         self._tokens: list[int] = []
         self._batch: list[Candidate] | None = None
+        self.shrinker: SpaceShrinker | None = None
+        if self.scenario.shrinking is not None:
+            self.shrink(self.scenario.shrinking)
 
     # --- tokens ----------------------------------------------------------------------------
-    def _possible(self, prefix: list[int]) -> list[int]:
+    def possible(self, prefix: list[int]) -> list[int]:
+        """The choices of token ``len(prefix)`` after ``prefix``: those the space or the
+        hardware allows, within the shrunk space when shrinking is on."""
         n = len(self.sw_choices)
         if len(prefix) < n:
-            return self.space.allowed(prefix, self.input_shape[1])
-        return self.hardware_space.allowed(prefix[n:])
+            possible = self.space.allowed(prefix, self.input_shape[1])
+        else:
+            possible = self.hardware_space.allowed(prefix[n:])
+        if self.shrinker is None:
+            return possible
+        kept = self.shrinker.allowed[len(prefix)]
+        return [v for v in possible if v in kept] or possible  # never a token without a choice
+
+    # --- space shrinking -------------------------------------------------------------------
+    def shrink(
+        self, config: ShrinkConfig | None = None, frozen: tuple[int, ...] = ()
+    ) -> SpaceShrinker:
+        """Turn progressive space shrinking on (the scenario's ``shrinking:`` does it at
+        construction); ``frozen`` tokens are never shrunk. With ``config.generation`` 0 the
+        caller steps it (:meth:`SpaceShrinker.step`), else it steps every that many distinct
+        candidates. Returns the shrinker (the one already on, if any)."""
+        if self.shrinker is None:
+            config = config or self.scenario.shrinking or ShrinkConfig()
+            metric = config.metric or (self.scenario.objectives or (None,))[0]
+            if metric is None:
+                raise ConfigError(
+                    self.scenario.source, "shrinking.metric", "a metric the platform reports"
+                )
+            self.shrinker = SpaceShrinker(self.choices, metric, config, frozen)
+            self.listeners.append(self._observe)
+        return self.shrinker
+
+    def _observe(self, record: CandidateRecord) -> None:
+        if self.shrinker is not None and self.shrinker.observe(record):
+            self.shrinker.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed search needs of the env beyond its records: the shrunk space."""
+        return {"shrinker": None if self.shrinker is None else self.shrinker.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state.get("shrinker")
+        if saved is not None:
+            config = ShrinkConfig(**{**saved["config"], "metric": saved["metric"]})
+            self.shrink(config, frozen=tuple(saved["frozen"])).load_state_dict(saved)
+
+    # --- the fast phase alone ----------------------------------------------------------------
+    def fast_phase(self, tokens: list[int]) -> FastResult | None:
+        """The fast phase of a candidate (its cost model or latency predictor) without training
+        it and without an episode: what channel scaling asks many times per candidate. None in
+        accuracy-only NAS."""
+        return self.evaluator.fast_phase(self.evaluator.candidate(tokens))[0]
+
+    def least_work(self) -> list[int]:
+        """Tokens of a network with the fewest MACs the space allows (coordinate descent from
+        the first choices, hardware tokens at their first possible value): a stand-in for the
+        fastest network, which no search can beat by much."""
+        n = len(self.sw_choices)
+        tokens: list[int] = []
+        for _ in self.choices:
+            tokens.append(self.possible(tokens)[0])
+        for _ in range(2):
+            for t in range(n):
+                best = None
+                for v in self.space.allowed(tokens[:t], self.input_shape[1]):
+                    trial = [*tokens[:t], v]
+                    for u in range(t + 1, n):  # keep later tokens where still possible
+                        allowed = self.space.allowed(trial, self.input_shape[1])
+                        trial.append(tokens[u] if tokens[u] in allowed else allowed[0])
+                    macs = self.evaluator.network(self.space.from_tokens(trial)).macs
+                    if best is None or macs < best[0]:
+                        best = (macs, trial)
+                tokens[:n] = best[1]
+        return tokens
+
+    def check_target(self) -> FastResult | None:
+        """Raise a :class:`ConfigError` when the least-work network (:meth:`least_work`)
+        misses a ``max`` spec on a platform whose hardware is fixed (no hardware tokens): the
+        target is then below what the space reaches, and a search would only be pruned. Its
+        fast phase otherwise (None without one)."""
+        if self.scenario.hardware.mode != "explore" or self.hardware_space.token_choices():
+            return None
+        tokens = self.least_work()
+        fast = self.fast_phase(tokens)
+        failed = fast.failed_specs if fast else []
+        misses = [f for f in failed if f.bound == "max" and f.value is not None]
+        if misses:
+            arch = self.evaluator.candidate(tokens).arch.canonical
+            f = misses[0]
+            raise ConfigError(
+                self.scenario.source,
+                f"specs.{f.metric}.max",
+                f"a target the space can reach: its least-work network {arch} reaches "
+                f"{f.metric} = {f.value:.4g}, nothing in the space is much below that",
+                f.limit,
+            )
+        return fast
 
     def action_masks(self) -> np.ndarray:
         """Possible choices of the current token (sequential mode), for MaskablePPO."""
         mask = np.zeros(self.action_space.n if self.mode == "sequential" else 1, dtype=bool)
         if self.mode == "sequential" and len(self._tokens) < len(self.choices):
-            mask[self._possible(self._tokens)] = True
+            mask[self.possible(self._tokens)] = True
         return mask
 
     def _take(self, prefix: list[int], action: int) -> int:
-        possible = self._possible(prefix)
+        possible = self.possible(prefix)
         return int(action) if int(action) in possible else possible[int(action) % len(possible)]
 
     def _observation(self) -> np.ndarray:

@@ -21,7 +21,12 @@ import numpy as np
 
 from coexplore.config import ConfigError
 from coexplore.latency.device import fingerprint, require_device
-from coexplore.latency.experiment import device_data, network_features, sample_distinct
+from coexplore.latency.experiment import (
+    device_data,
+    enumerate_space,
+    network_features,
+    sample_distinct,
+)
 from coexplore.latency.kernels import distinct_kernels, kernel_sum, signature
 from coexplore.latency.lab import Lab
 from coexplore.latency.predictor import LatencyPredictor
@@ -48,15 +53,27 @@ class DevicePredictor:
     def missing(self, networks: Sequence[Network]) -> list[str]:
         return [s for s in distinct_kernels(networks) if s not in self.kernels]
 
-    def learn_kernels(self, networks: Sequence[Network], lab: Lab) -> None:
+    def learn_kernels(self, networks: Sequence[Network], lab: Lab, progress: bool = False) -> None:
         """Measure the kernels of ``networks`` the table lacks, on this same device."""
         require_device(self.device, lab.config.device, self.source, "to measure new kernels")
         if lab.config.key() != self.settings:
             raise ConfigError(self.source, "settings", f"the predictor's {self.settings}")
         todo = [n for n in networks if any(signature(ly) not in self.kernels for ly in n.layers)]
         if todo:
-            measured = lab.kernels(todo)
+            measured = lab.kernels(todo, progress)
             self.kernels.update({s: m.median_s for s, m in measured.items()})
+
+    def learn_space(
+        self, space: SearchSpace, num_classes: int, lab: Lab, progress: bool = False
+    ) -> int:
+        """Measure every kernel of every architecture of ``space`` (small spaces only, see
+        :func:`enumerate_space`) the table lacks; how many networks the space has."""
+        networks = [
+            space.from_tokens(t).network(self.input_shape, num_classes)
+            for t in enumerate_space(space, self.input_shape[1])
+        ]
+        self.learn_kernels(networks, lab, progress)
+        return len(networks)
 
     def predict(self, networks: Sequence[Network]) -> tuple[np.ndarray, np.ndarray]:
         """(latency in seconds, relative standard deviation) of each network."""

@@ -53,6 +53,23 @@ def sample_distinct(space: SearchSpace, n: int, seed: int, input_size: int) -> l
     return list(seen.values())
 
 
+def enumerate_space(space: SearchSpace, input_size: int, limit: int = 200_000) -> list[list[int]]:
+    """The token lists of every architecture of ``space`` (its possible choices, depth first);
+    a ValueError when there are more than ``limit``."""
+    choices = space.token_choices()
+    out: list[list[int]] = []
+    stack: list[list[int]] = [[]]
+    while stack:
+        prefix = stack.pop()
+        if len(prefix) == len(choices):
+            out.append(prefix)
+            if len(out) > limit:
+                raise ValueError(f"the {space.name} space has more than {limit:,} architectures")
+            continue
+        stack.extend([*prefix, v] for v in reversed(space.allowed(prefix, input_size)))
+    return out
+
+
 def device_data(
     lab: Lab,
     archs: Sequence[Architecture],

@@ -12,7 +12,7 @@ file, the field and what is allowed.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import yaml
 from coexplore.compress.oracle import CompressionSpec  # also registers the compress oracle
 from coexplore.config import ConfigError, load_mapping, require_keys
 from coexplore.core.rewards import Reward, reward_from_config
+from coexplore.core.shrinking import ShrinkConfig
 from coexplore.core.specs import Specs, check_metric_names
 from coexplore.data import DataConfig
 from coexplore.platforms import (
@@ -126,6 +127,7 @@ class Scenario:
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent → hyperparameters
     source: str = ""
     compression: CompressionSpec | None = None  # every candidate compressed (oracle compress)
+    shrinking: ShrinkConfig | None = None  # progressive space shrinking for every agent
 
     @property
     def gym_id(self) -> str:
@@ -156,6 +158,7 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
             "slow_phase",
             "compression",
             "agents",
+            "shrinking",
         },
     )
     name = str(data.get("name", Path(source).stem))
@@ -208,7 +211,23 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         agents=_agent_params(data.get("agents") or {}, source),
         source=source,
         compression=compression,
+        shrinking=_shrinking(data.get("shrinking"), objectives, source),
     )
+
+
+def _shrinking(data: Any, objectives: tuple[str, ...], source: str) -> ShrinkConfig | None:
+    """``shrinking:`` (coexplore/env/shrinking.py); its metric defaults to the first objective."""
+    if data is None or data is False:
+        return None
+    config = _in_file(source, ShrinkConfig.from_dict, data)
+    if config.metric is None:
+        if not objectives:
+            raise ConfigError(source, "shrinking.metric", "a metric (there are no objectives)")
+        config = replace(config, metric=objectives[0])
+    elif config.metric not in objectives:
+        allowed = f"one of the objectives {list(objectives)}"
+        raise ConfigError(source, "shrinking.metric", allowed, config.metric)
+    return config
 
 
 def _compression(

@@ -108,6 +108,7 @@ class Search:
         )
         self.env = CoExploreEnv(self.scenario, evaluator=evaluator)
         self.env.preload(self.log.records)
+        self.env.check_target()
         self.env.listeners.append(self._on_record)
         self.agent = make_agent(
             self.meta["agent"], self.env, self.meta["seed"], **self.meta["agent_params"]
@@ -117,6 +118,7 @@ class Search:
         if resume and checkpoint.exists():
             state = pickle.loads(checkpoint.read_bytes())
             self.agent.load_state_dict(state["agent"])
+            self.env.load_state_dict(state.get("env", {}))
             self.episode = state["episodes"]
         self._seen = {tuple(r.tokens) for r in self.log.records[: self.episode]}
         self._wall_base = self.log.records[-1].wall_s if self.log.records else 0.0
@@ -203,7 +205,11 @@ class Search:
             self._bar.update(1)
 
     def _checkpoint(self) -> None:
-        state = {"episodes": self.episode, "agent": self.agent.state_dict()}
+        state = {
+            "episodes": self.episode,
+            "agent": self.agent.state_dict(),
+            "env": self.env.state_dict(),
+        }
         _write_atomic(self.run_dir / CHECKPOINT_FILE, pickle.dumps(state))
 
     def run(self, progress: bool = True, report: bool = True) -> SearchResult:

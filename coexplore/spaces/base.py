@@ -70,6 +70,11 @@ class SearchSpace(ABC):
         """The choices of token ``len(prefix)`` that are possible after ``prefix``."""
         return list(range(self.token_choices()[len(prefix)]))
 
+    def width_tokens(self) -> dict[int, tuple[int, ...]]:
+        """The tokens that set a width (channels of a layer or stage), each with its choices
+        from narrowest to widest; dynamic channel scaling (HSCoNAS) tunes these. None here."""
+        return {}
+
     @abstractmethod
     def from_tokens(self, tokens: list[int]) -> Architecture:
         """The architecture a full list of tokens names."""

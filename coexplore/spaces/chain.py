@@ -148,6 +148,11 @@ class ChainSpace(SearchSpace):
         """Per layer: kernel, filters, stride."""
         return [len(self.kernels), len(self.filters), len(self.strides)] * self.depth
 
+    def width_tokens(self) -> dict[int, tuple[int, ...]]:
+        """Every layer's filter count."""
+        order = tuple(sorted(range(len(self.filters)), key=self.filters.__getitem__))
+        return {3 * i + 1: order for i in range(self.depth)}
+
     def allowed(self, prefix: list[int], input_size: int) -> list[int]:
         """All choices, except strides that would stride a 1×1 map (impossible choices)."""
         position = len(prefix)

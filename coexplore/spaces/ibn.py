@@ -327,6 +327,11 @@ class IBNSpace(SearchSpace):
         """Per stage, in stage order: kernel, expansion, width, depth, block type."""
         return [len(c) for c in self._lists()] * len(self.stages)
 
+    def width_tokens(self) -> dict[int, tuple[int, ...]]:
+        """Every stage's width multiplier."""
+        order = tuple(sorted(range(len(self.widths)), key=self.widths.__getitem__))
+        return {5 * s + 2: order for s in range(len(self.stages))}
+
     def from_tokens(self, tokens: list[int]) -> IBNArchitecture:
         choices = self.token_choices()
         if len(tokens) != len(choices) or any(

@@ -1,6 +1,7 @@
 """Search agents by name: SB3 ``ppo`` (default), ``a2c``; sb3-contrib ``maskable-ppo``,
 ``recurrent-ppo``; the paper's ``reinforce`` controller; ``rea`` (regularised evolution);
-``random``. Adding one is a class (:class:`Agent`) plus one entry here."""
+``random``; ``hsconas`` (HSCoNAS's multi-objective evolution with channel scaling and space
+shrinking). Adding one is a class (:class:`Agent`) plus one entry here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import gymnasium as gym
 from coexplore.registry import Registry
 from coexplore.search.agents.base import Agent
 from coexplore.search.agents.evolution import RegularizedEvolutionAgent
+from coexplore.search.agents.hsconas import HSCoNASAgent
 from coexplore.search.agents.random_search import RandomAgent
 from coexplore.search.agents.reinforce import ReinforceAgent
 from coexplore.search.agents.sb3 import A2CAgent, MaskablePPOAgent, PPOAgent, RecurrentPPOAgent
@@ -23,6 +25,7 @@ for _cls in (
     RecurrentPPOAgent,
     ReinforceAgent,
     RegularizedEvolutionAgent,
+    HSCoNASAgent,
     RandomAgent,
 ):
     AGENTS.register(_cls.name, _cls)

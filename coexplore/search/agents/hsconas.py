@@ -1,0 +1,274 @@
+"""``hsconas``: the search of HSCoNAS (Luo et al., "HSCoNAS: Hardware-Software Co-Design of
+Efficient DNNs via Neural Architecture Search", DATE 2021): a multi-objective evolutionary
+algorithm over the operators, dynamic channel scaling of every child on the fast phase
+(:mod:`coexplore.search.channels`) and progressive space shrinking after every generation
+(:mod:`coexplore.core.shrinking`). The paper gives no details of its EA; this one is NSGA-II's
+(Deb et al., IEEE TEC 2002) with regularised evolution's ageing (Real et al., AAAI 2019):
+
+- objectives: validation accuracy and the latency metric (the scenario's first objective, or
+  ``metric``; a metric to maximise, as throughput, counts negated), under Deb's constrained
+  domination: a candidate meeting the specs beats one that does not, two that do not are ranked
+  by how far they miss them (the sum of the relative misses);
+- a generation of ``population`` children: with probability ``crossover`` a uniform crossover
+  of two binary-tournament parents, else a copy of one; then every token is mutated with
+  probability 1 / (tokens the agent sets), at least one; tokens are drawn among the env's
+  possible choices (the shrunk space), and a child seen before is drawn again (up to 20 times);
+- channel scaling then sets the child's width tokens (``channel_scaling``), so shrinking
+  leaves those tokens alone;
+- survivors: parents and children ranked by (non-domination rank, crowding distance); members
+  older than ``max_age`` generations leave first (ageing keeps the population moving);
+- shrinking (``shrink``) steps once per generation, unless the scenario's ``shrinking:``
+  already shrinks the env for every agent.
+
+The first generation is drawn uniformly (then channel-scaled). Each generation is one batch
+(``begin_batch``), so a parallel executor trains it at once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from coexplore.config import ConfigError
+from coexplore.core.shrinking import ShrinkConfig, cost
+from coexplore.search.agents.base import Agent, begin_batch, check_params, end_batch
+from coexplore.search.channels import PROXIES, scale_channels
+
+Member = dict[str, Any]  # tokens, acc, latency (a cost: lower is better), feasible, violation, age
+
+
+def constrained_ranks(members: list[Member]) -> list[int]:
+    """Non-domination rank (0 = the front) of each member under constrained domination."""
+
+    def dominates(a: Member, b: Member) -> bool:
+        if a["feasible"] != b["feasible"]:
+            return a["feasible"]
+        if not a["feasible"]:
+            return a["violation"] < b["violation"]
+        better = a["acc"] >= b["acc"] and a["latency"] <= b["latency"]
+        return better and (a["acc"] > b["acc"] or a["latency"] < b["latency"])
+
+    n = len(members)
+    beaten = [[j for j in range(n) if dominates(members[i], members[j])] for i in range(n)]
+    count = [sum(dominates(members[j], members[i]) for j in range(n)) for i in range(n)]
+    ranks, rank = [0] * n, 0
+    front = [i for i in range(n) if count[i] == 0]
+    while front:
+        nxt = []
+        for i in front:
+            ranks[i] = rank
+            for j in beaten[i]:
+                count[j] -= 1
+                if count[j] == 0:
+                    nxt.append(j)
+        front, rank = nxt, rank + 1
+    return ranks
+
+
+def crowding(members: list[Member], ranks: list[int]) -> list[float]:
+    """NSGA-II's crowding distance within each rank (infinite at the ends)."""
+    distance = [0.0] * len(members)
+    for r in set(ranks):
+        idx = [i for i, x in enumerate(ranks) if x == r]
+        for key in ("acc", "latency"):
+            values = [members[i][key] if math.isfinite(members[i][key]) else 0.0 for i in idx]
+            order = sorted(range(len(idx)), key=values.__getitem__)
+            span = (values[order[-1]] - values[order[0]]) or 1.0
+            distance[idx[order[0]]] = distance[idx[order[-1]]] = math.inf
+            for a, b, c in zip(order, order[1:], order[2:], strict=False):
+                distance[idx[b]] += (values[c] - values[a]) / span
+    return distance
+
+
+class HSCoNASAgent(Agent):
+    name = "hsconas"
+    defaults = {
+        "population": 16,
+        "crossover": 0.5,
+        "max_age": 4,
+        "channel_scaling": True,
+        "proxy": "macs",
+        "exhaustive": 256,
+        "shrink": True,
+        "min_samples": 30,
+        "max_drop": 1,
+        "keep": 0.5,
+        "metric": None,
+    }
+
+    def __init__(self, env, seed: int = 0, **params: Any) -> None:
+        check_params(self.name, params, set(self.defaults))
+        super().__init__(env, seed, **params)
+        p = self.params
+        for key, low in (("population", 2), ("max_age", 1), ("exhaustive", 1)):
+            if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < low:
+                raise ConfigError(f"agent {self.name}", key, f"an integer >= {low}", p[key])
+        if not 0 <= p["crossover"] <= 1:
+            raise ConfigError(f"agent {self.name}", "crossover", "a probability", p["crossover"])
+        if p["proxy"] not in PROXIES:
+            raise ConfigError(f"agent {self.name}", "proxy", f"one of {list(PROXIES)}", p["proxy"])
+        self.env_ = env.unwrapped
+        scenario = self.env_.scenario
+        objectives = scenario.objectives
+        metric = p["metric"] or (objectives[0] if objectives else None)
+        if metric is None and scenario.hardware.mode != "none":
+            raise ConfigError(f"agent {self.name}", "metric", "a metric the platform reports")
+        self.metric = metric
+        self.target = None if metric is None else scenario.specs.limit(metric)
+        self.env_.check_target()
+        widths = self.env_.space.width_tokens() if p["channel_scaling"] else {}
+        self.scaled = frozenset(widths)
+        self.free = [t for t in range(len(self.env_.choices)) if t not in self.scaled]
+        self.shrinker = None
+        if p["shrink"] and metric is not None:
+            config = ShrinkConfig(
+                generation=0,
+                min_samples=p["min_samples"],
+                max_drop=p["max_drop"],
+                keep=p["keep"],
+                metric=metric,
+            )
+            self.shrinker = self.env_.shrink(config, frozen=tuple(self.scaled))
+            # a scenario's shrinker (or a restored one with generations) steps itself
+            self._steps = self.shrinker.config.generation == 0
+        self.rng = np.random.default_rng(seed)
+        self.population: list[Member] = []
+        self.seen: set[tuple[int, ...]] = set()
+        self.generation = 0
+        self.scaling_queries = 0
+
+    # --- children ------------------------------------------------------------------------------
+    def _tournament(self, ranks: list[int], crowd: list[float]) -> Member:
+        i, j = self.rng.integers(0, len(self.population), size=2)
+        a, b = (int(i), int(j))
+        return self.population[min((a, b), key=lambda k: (ranks[k], -crowd[k], k))]
+
+    def _legal(self, wanted: list[int], mutate: set[int]) -> list[int]:
+        """``wanted`` token by token within the env's possible choices; a ``mutate`` token takes
+        another possible value (drawn uniformly)."""
+        tokens: list[int] = []
+        for t, want in enumerate(wanted):
+            possible = self.env_.possible(tokens)
+            if t in mutate:
+                others = [v for v in possible if v != want]
+                tokens.append(int(self.rng.choice(others)) if others else possible[0])
+            elif want in possible:
+                tokens.append(int(want))
+            else:
+                tokens.append(int(self.rng.choice(possible)))
+        return tokens
+
+    def _uniform(self) -> list[int]:
+        tokens: list[int] = []
+        for _ in range(len(self.env_.choices)):
+            tokens.append(int(self.rng.choice(self.env_.possible(tokens))))
+        return tokens
+
+    def _bred(self, ranks: list[int], crowd: list[float]) -> list[int]:
+        a = self._tournament(ranks, crowd)["tokens"]
+        if self.rng.random() < self.params["crossover"]:
+            b = self._tournament(ranks, crowd)["tokens"]
+            a = [x if self.rng.random() < 0.5 else y for x, y in zip(a, b, strict=True)]
+        rate = 1.0 / max(len(self.free), 1)
+        mutate = {t for t in self.free if self.rng.random() < rate}
+        if not mutate and self.free:
+            mutate = {int(self.rng.choice(self.free))}
+        return self._legal(list(a), mutate)
+
+    def _scale(self, tokens: list[int]) -> list[int]:
+        if not self.scaled or self.metric is None:
+            return tokens
+        s = scale_channels(
+            self.env_, tokens, self.metric, self.params["proxy"], self.params["exhaustive"]
+        )
+        self.scaling_queries += s.queries
+        return list(s.tokens)
+
+    def _child(self, ranks: list[int], crowd: list[float], batch: set) -> list[int]:
+        for _ in range(20):
+            raw = self._bred(ranks, crowd) if self.population else self._uniform()
+            tokens = self._scale(raw)
+            if tuple(tokens) not in self.seen and tuple(tokens) not in batch:
+                break
+        return tokens
+
+    # --- episodes ------------------------------------------------------------------------------
+    def _play(self, tokens: list[int]) -> tuple[int, ...]:
+        self.env.reset()
+        played: list[int] = []
+        for want in tokens:
+            mask = np.flatnonzero(self.env.get_wrapper_attr("action_masks")())
+            action = want if want in set(mask.tolist()) else int(self.rng.choice(mask))
+            played.append(int(action))
+            self.env.step(action)
+        return tuple(played)
+
+    def _member(self, tokens: tuple[int, ...]) -> Member:
+        record = self.env_.evaluator.evaluate(list(tokens))  # from the evaluator's memory
+        latency = cost(record.metric(self.metric), self.metric) if self.metric else 0.0
+        acc = record.val_acc
+        feasible = not record.pruned and not record.failed_specs and acc is not None
+        feasible = feasible and not record.diverged
+        violation = 0.0
+        if not feasible:  # how far the specs are missed; no metrics or no accuracy: the worst
+            misses = [f.miss_ratio for f in record.failed_specs if f.miss_ratio is not None]
+            violation = sum(misses) if misses and record.metrics is not None else 1e9
+        return {
+            "tokens": tokens,
+            "acc": float(acc) if acc is not None and feasible else -math.inf,
+            "latency": latency,
+            "feasible": bool(feasible),
+            "violation": float(violation),
+            "age": 0,
+        }
+
+    def run(self, episodes: int) -> int:
+        n = min(episodes, self.params["population"])
+        if n < 1:
+            return 0
+        ranks = constrained_ranks(self.population)
+        crowd = crowding(self.population, ranks)
+        batch: set[tuple[int, ...]] = set()
+        children = []
+        for _ in range(n):
+            tokens = self._child(ranks, crowd, batch)
+            batch.add(tuple(tokens))
+            children.append(tokens)
+        deferred = begin_batch(self.env)
+        played = [self._play(tokens) for tokens in children]
+        if deferred:
+            end_batch(self.env)
+        self.generation += 1
+        for m in self.population:
+            m["age"] += 1
+        fresh = []
+        for tokens in played:
+            if tokens not in self.seen:
+                self.seen.add(tokens)
+                fresh.append(self._member(tokens))
+        pool = [m for m in self.population if m["age"] <= self.params["max_age"]] + fresh
+        ranks = constrained_ranks(pool)
+        crowd = crowding(pool, ranks)
+        order = sorted(range(len(pool)), key=lambda i: (ranks[i], -crowd[i], i))
+        self.population = [pool[i] for i in order[: self.params["population"]]]
+        if self.shrinker is not None and self._steps:
+            self.shrinker.step()
+        return n
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "rng": self.rng.bit_generator.state,
+            "population": [dict(m) for m in self.population],
+            "seen": sorted(self.seen),
+            "generation": self.generation,
+            "scaling_queries": self.scaling_queries,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.population = [{**m, "tokens": tuple(m["tokens"])} for m in state["population"]]
+        self.seen = {tuple(t) for t in state["seen"]}
+        self.generation = int(state["generation"])
+        self.scaling_queries = int(state["scaling_queries"])
