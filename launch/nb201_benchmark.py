@@ -210,6 +210,11 @@ def run_one(
         else "converged",
         "wall_s": time.perf_counter() - start,
     }
+    return save_result(path, result)
+
+
+def save_result(path: Path, result: dict) -> dict:
+    """Write a finished run's result atomically (an interrupted write leaves no file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result))

@@ -40,7 +40,7 @@ def test_catalogue_scenarios_load():
             assert s.objectives == ("throughput_fps", "energy_j")
         else:
             target = s.specs.limit("latency_s") or s.reward.target  # a spec, or a soft target
-            assert s.hardware.family in ("table", "spatial", "measured") and target > 0
+            assert s.hardware.family in ("table", "spatial", "measured", "predicted") and target > 0
     for name in ("nb201-fpga", "nb201-table", "nb201-eyeriss"):
         s = get_scenario(name)
         assert (s.space.name, s.slow_phase.oracle, s.slow_phase.table) == (

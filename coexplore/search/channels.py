@@ -47,9 +47,11 @@ def scale_channels(
     metric: str,
     proxy: str = "macs",
     exhaustive: int = 256,
+    limit: float | None = None,
 ) -> Scaled:
     """``tokens`` with their width tokens rescaled on ``env`` (a :class:`CoExploreEnv`): the
-    widest-by-proxy widths whose fast phase meets every spec; the narrowest when none does."""
+    widest-by-proxy widths whose fast phase meets every spec (and ``metric`` within ``limit``,
+    a stricter target, when given); the narrowest when none does."""
     widths = {t: order for t, order in env.space.width_tokens().items() if t < len(tokens)}
     score = PROXIES.get(proxy)
     positions = sorted(widths)
@@ -65,7 +67,10 @@ def scale_channels(
         if levels not in answers:
             fast = env.fast_phase(build(levels))
             latency = None if fast is None or fast.metrics is None else fast.metrics.get(metric)
-            answers[levels] = (fast is None or not fast.failed_specs, latency)  # as reported
+            ok = fast is None or not fast.failed_specs
+            if ok and limit is not None:
+                ok = cost(latency, metric) <= cost(limit, metric)
+            answers[levels] = (ok, latency)  # the latency as reported
         return answers[levels]
 
     def value(levels: tuple[int, ...]) -> float:

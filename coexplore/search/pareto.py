@@ -94,13 +94,15 @@ def front_records(records: Sequence[CandidateRecord], objective: str) -> list[Ca
     return [ok[i] for i in pareto_front(objective_points(ok, objective), maximize)]
 
 
-def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.4) -> tuple[Any, Any]:
+def new_figure(
+    ncols: int = 1, width: float = 6.4, height: float = 4.4, nrows: int = 1
+) -> tuple[Any, Any]:
     """A matplotlib figure and its axes, drawn with Agg (pyplot's global state is left alone;
     matplotlib is imported here so that importing coexplore stays light)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height))
-    return fig, fig.subplots(1, ncols)
+    return fig, fig.subplots(nrows, ncols)
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:

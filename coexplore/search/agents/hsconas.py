@@ -14,7 +14,8 @@ algorithm over the operators, dynamic channel scaling of every child on the fast
   probability 1 / (tokens the agent sets), at least one; tokens are drawn among the env's
   possible choices (the shrunk space), and a child seen before is drawn again (up to 20 times);
 - channel scaling then sets the child's width tokens (``channel_scaling``), so shrinking
-  leaves those tokens alone;
+  leaves those tokens alone; with a ``margin`` it aims that share inside the target (a
+  predictor's error and the device's drift then leave the pick within it);
 - survivors: parents and children ranked by (non-domination rank, crowding distance); members
   older than ``max_age`` generations leave first (ageing keeps the population moving);
 - shrinking (``shrink``) steps once per generation, unless the scenario's ``shrinking:``
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from coexplore.config import ConfigError
+from coexplore.core.metrics import METRIC_INFO
 from coexplore.core.shrinking import ShrinkConfig, cost
 from coexplore.search.agents.base import Agent, begin_batch, check_params, end_batch
 from coexplore.search.channels import PROXIES, scale_channels
@@ -91,6 +93,7 @@ class HSCoNASAgent(Agent):
         "channel_scaling": True,
         "proxy": "macs",
         "exhaustive": 256,
+        "margin": 0.0,
         "shrink": True,
         "min_samples": 30,
         "max_drop": 1,
@@ -105,6 +108,8 @@ class HSCoNASAgent(Agent):
         for key, low in (("population", 2), ("max_age", 1), ("exhaustive", 1)):
             if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < low:
                 raise ConfigError(f"agent {self.name}", key, f"an integer >= {low}", p[key])
+        if not isinstance(p["margin"], int | float) or not 0 <= p["margin"] < 1:
+            raise ConfigError(f"agent {self.name}", "margin", "a share in [0, 1)", p["margin"])
         if not 0 <= p["crossover"] <= 1:
             raise ConfigError(f"agent {self.name}", "crossover", "a probability", p["crossover"])
         if p["proxy"] not in PROXIES:
@@ -180,9 +185,13 @@ class HSCoNASAgent(Agent):
     def _scale(self, tokens: list[int]) -> list[int]:
         if not self.scaled or self.metric is None:
             return tokens
-        s = scale_channels(
-            self.env_, tokens, self.metric, self.params["proxy"], self.params["exhaustive"]
-        )
+        limit = None
+        if self.target is not None and self.params["margin"]:
+            info = METRIC_INFO.get(self.metric)
+            sign = 1 if info is not None and info.maximize else -1
+            limit = self.target * (1 + sign * self.params["margin"])
+        p = self.params
+        s = scale_channels(self.env_, tokens, self.metric, p["proxy"], p["exhaustive"], limit)
         self.scaling_queries += s.queries
         return list(s.tokens)
 
