@@ -1,6 +1,7 @@
 """HSCoNAS: space shrinking (shrinker, env masks, resume), channel scaling (known optima),
 the multi-objective evolution, and a target below anything the space reaches."""
 
+import dataclasses
 import itertools
 import math
 
@@ -342,3 +343,23 @@ def test_a_target_below_the_space_is_a_clear_error():
         make_agent("hsconas", env, 0)
     fast = CoExploreEnv(nb201()).check_target()  # 12 ms is reachable
     assert fast is not None and not fast.failed_specs
+
+
+def test_a_search_that_cannot_reach_its_target_stops_before_it_starts(tmp_path):
+    from coexplore.search.runner import SearchConfig, run_search
+    from coexplore.search.tracking import WandbConfig
+
+    out = tmp_path / "run"
+    cfg = SearchConfig(
+        env="nb201-table",
+        agent="rea",
+        episodes=3,
+        out=str(out),
+        overrides=("specs.latency_s.max=1.0e-6",),
+        wandb=WandbConfig(mode="disabled"),
+    )
+    with pytest.raises(ConfigError, match="can reach"):
+        run_search(cfg, progress=False, report=False)
+    assert not out.exists()  # nothing left behind: the same --out works once the target is fixed
+    fixed = dataclasses.replace(cfg, overrides=())
+    assert run_search(fixed, progress=False, report=False).episodes == 3

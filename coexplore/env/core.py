@@ -85,6 +85,7 @@ class CoExploreEnv(gym.Env):
         self._tokens: list[int] = []
         self._batch: list[Candidate] | None = None
         self.shrinker: SpaceShrinker | None = None
+        self._target_ok: FastResult | None = None
         if self.scenario.shrinking is not None:
             self.shrink(self.scenario.shrinking)
 
@@ -171,6 +172,8 @@ class CoExploreEnv(gym.Env):
         fast phase otherwise (None without one)."""
         if self.scenario.hardware.mode != "explore" or self.hardware_space.token_choices():
             return None
+        if self._target_ok is not None:  # checked before (the runner, then an agent)
+            return self._target_ok
         tokens = self.least_work()
         fast = self.fast_phase(tokens)
         failed = fast.failed_specs if fast else []
@@ -185,6 +188,7 @@ class CoExploreEnv(gym.Env):
                 f"{f.metric} = {f.value:.4g}, nothing in the space is much below that",
                 f.limit,
             )
+        self._target_ok = fast
         return fast
 
     def action_masks(self) -> np.ndarray:

@@ -11,6 +11,7 @@ run's result cache).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -108,7 +109,16 @@ class Search:
         )
         self.env = CoExploreEnv(self.scenario, evaluator=evaluator)
         self.env.preload(self.log.records)
-        self.env.check_target()
+        try:
+            self.env.check_target()
+        except ConfigError:
+            if not self.log.records:  # a new run that cannot start leaves nothing behind
+                self.log.close()
+                for name in (RUN_FILE, CANDIDATES_FILE, CACHE_FILE):
+                    (self.run_dir / name).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    self.run_dir.rmdir()  # only when it is empty
+            raise
         self.env.listeners.append(self._on_record)
         self.agent = make_agent(
             self.meta["agent"], self.env, self.meta["seed"], **self.meta["agent_params"]
