@@ -111,3 +111,117 @@ def test_sampling_checks_of_the_known_systems():
         check_sampling(64, PITCH, LAMBDA, 2.0)  # far too long for a 0.5 mm window
     with pytest.raises(ConfigError, match="distance"):
         Propagation(32, PITCH, LAMBDA, -1.0)
+
+
+# --- layers, SLM, detectors ----------------------------------------------------------------------
+def test_phase_layers_are_unit_modulus_and_slm_levels_are_the_device_s():
+    from coexplore.optics.layers import PhaseLayer, SLMCurve, SLMLayer
+
+    layer = PhaseLayer(16)
+    with torch.no_grad():
+        layer.phase.uniform_(0, 6)
+    assert torch.allclose(layer.modulation().abs(), torch.ones(16, 16))
+    curve = SLMCurve((0.0, 1.0, 2.5), (1.0, 0.8, 0.5), "test")
+    slm = SLMLayer(8, curve).eval()
+    m = slm.modulation()
+    expected = curve.responses()[slm.levels()]
+    assert torch.equal(m, expected)  # evaluation: exactly a level of the curve per pixel
+    slm.train()
+    soft = slm.modulation()
+    assert soft.shape == (8, 8) and float(soft.detach().abs().max()) <= 1.0 + 1e-6
+
+
+def test_slm_curve_files_name_their_mistakes(tmp_path):
+    from coexplore.optics.layers import SLMCurve
+
+    good = tmp_path / "slm.csv"
+    good.write_text("level,phase_rad,amplitude\n1,3.0,0.9\n0,0.0,1.0\n")
+    curve = SLMCurve.from_csv(good)
+    assert curve.phase == (0.0, 3.0) and curve.amplitude == (1.0, 0.9)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("level,phase\n0,0\n")
+    with pytest.raises(ConfigError, match="phase_rad"):
+        SLMCurve.from_csv(bad)
+    gap = tmp_path / "gap.csv"
+    gap.write_text("level,phase_rad,amplitude\n0,0,1\n2,1,1\n")
+    with pytest.raises(ConfigError, match="levels 0, 1"):
+        SLMCurve.from_csv(gap)
+    with pytest.raises(ConfigError, match="passive"):
+        SLMCurve((0.0, 1.0), (1.0, 1.5))
+
+
+def test_detectors_read_the_power_on_their_regions():
+    from coexplore.optics.layers import Detectors, detector_layout
+
+    corners = detector_layout(10, 64, 6)
+    assert len(corners) == 10 and len({r for r, _ in corners}) == 3  # rows of 3, 4, 3
+    det = Detectors(64, 10, 6, temperature=1.0)
+    field = torch.zeros(2, 64, 64, dtype=torch.complex64)
+    r, c = corners[7]
+    field[0, r : r + 6, c : c + 6] = 2.0  # all light on class 7: power 36 * 4
+    r, c = corners[2]
+    field[1, r, c] = 1.0
+    field[1, 0, 0] = 5.0  # off every detector: not counted
+    p = det.power(field)
+    assert p[0, 7] == pytest.approx(144.0) and p[0].sum() == pytest.approx(144.0)
+    assert p[1, 2] == pytest.approx(1.0) and p[1].sum() == pytest.approx(1.0)
+    assert torch.allclose(det(field).sum(-1), torch.ones(2))
+    with pytest.raises(ConfigError, match="fit"):
+        detector_layout(10, 20, 6)
+
+
+def test_amplitude_encoding_centres_the_image():
+    from coexplore.optics.layers import encode_amplitude
+
+    images = torch.ones(3, 1, 8, 8)
+    field = encode_amplitude(images, 32, 16)
+    assert field.shape == (3, 32, 32) and field.dtype == torch.complex64
+    assert float(field.abs()[:, 8:24, 8:24].min()) == 1.0 and float(field.abs().sum()) == 3 * 256
+
+
+# --- systems and a small end-to-end training ---------------------------------------------------
+def test_presets_and_files_of_optical_systems(tmp_path):
+    from coexplore.optics.system import OpticalSystem
+
+    lin = OpticalSystem.load("lin-thz")
+    assert (lin.wavelength, lin.pitch, lin.n, lin.distance, lin.layers) == (
+        0.75e-3, 0.4e-3, 200, 30e-3, 5
+    )  # fmt: skip
+    vis = OpticalSystem.load("slm-visible")
+    assert (vis.wavelength, vis.pitch, vis.n, vis.distance) == (532e-9, 36e-6, 200, 0.1)
+    path = tmp_path / "mine.yaml"
+    path.write_text("wavelength: 5.32e-7\npitch: 3.6e-5\nn: 64\ndistance: 0.05\ninput_size: 32\n")
+    mine = OpticalSystem.load(str(path))
+    assert mine.name == "mine" and mine.n == 64 and mine.distance == 0.05
+    path.write_text("wavelength: 5.32e-7\npitch: 3.6e-5\nn: 64\ndistanse: 0.05\n")
+    with pytest.raises(ConfigError, match="distanse"):
+        OpticalSystem.load(str(path))
+    with pytest.raises(ConfigError, match="modulation"):
+        OpticalSystem(532e-9, 36e-6, 64, 0.05, input_size=32, modulation="amplitude")
+    with pytest.raises(ConfigError, match="preset"):
+        OpticalSystem.load("no-such-system")
+
+
+def test_a_small_d2nn_learns_digits():
+    """8x8 digits on a 48x48 visible-light system with 2 phase layers: seeded, 4 epochs of
+    Adam; far above chance (10%) on the held-out test split."""
+    from coexplore.data import load_dataset
+    from coexplore.optics.system import D2NN, OpticalSystem
+
+    torch.manual_seed(0)
+    data = load_dataset("digits", normalize=False)
+    system = OpticalSystem(532e-9, 36e-6, 48, 0.02, layers=2, input_size=24, detector_size=4)
+    model = D2NN(system, classes=10)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    x, y = data.x_train, data.y_train
+    for _ in range(4):
+        for i in range(0, len(x), 64):
+            loss = torch.nn.functional.cross_entropy(model(x[i : i + 64]), y[i : i + 64])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = float((model(data.x_test).argmax(-1) == data.y_test).float().mean())
+    assert acc > 0.6, acc
+    assert model.hardware_cost() == {"layers": 2, "slms": 0, "detectors": 10}

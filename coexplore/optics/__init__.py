@@ -1,6 +1,15 @@
 """Diffractive optics in torch (multi-task D2NN, Li et al., Sci. Rep. 11:11013, 2021): free-space
-propagation so far (:mod:`coexplore.optics.propagation`); docs/optics.md."""
+propagation, diffractive and SLM layers, detectors, optical systems and the D2NN they build
+(docs/optics.md)."""
 
+from coexplore.optics.layers import (
+    Detectors,
+    PhaseLayer,
+    SLMCurve,
+    SLMLayer,
+    detector_layout,
+    encode_amplitude,
+)
 from coexplore.optics.propagation import (
     Propagation,
     SamplingReport,
@@ -10,13 +19,23 @@ from coexplore.optics.propagation import (
     sampling_report,
     transfer_function,
 )
+from coexplore.optics.system import D2NN, PRESETS, OpticalSystem
 
 __all__ = [
+    "D2NN",
+    "PRESETS",
+    "Detectors",
+    "OpticalSystem",
+    "PhaseLayer",
     "Propagation",
+    "SLMCurve",
+    "SLMLayer",
     "SamplingReport",
     "SamplingWarning",
     "band_limit",
     "check_sampling",
+    "detector_layout",
+    "encode_amplitude",
     "sampling_report",
     "transfer_function",
 ]

@@ -1,0 +1,139 @@
+"""An optical system (wavelength, pitch, grid, distances, layers, input and detectors) and the
+single-task D2NN it builds: input plane → distance → [diffractive layer → distance] × L →
+detector plane (Lin et al., Science 361:1004, 2018).
+
+Systems come from presets or YAML files, every length in metres; a wrong field is a
+:class:`ConfigError` naming it. Presets:
+
+- ``slm-visible``: the multi-task D2NN group's framework defaults: λ = 532 nm, 36 µm pixels,
+  200×200, 0.1 m between layers;
+- ``lin-thz``: Lin et al.'s classifier: λ = 0.75 mm (0.4 THz), 0.4 mm pixels, 200×200, 30 mm
+  between layers, 5 phase-only layers.
+
+Input size and detector size (pixels) are our choices where the sources give none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from coexplore.config import ConfigError, load_mapping
+from coexplore.optics.layers import Detectors, PhaseLayer, SLMCurve, SLMLayer, encode_amplitude
+from coexplore.optics.propagation import Propagation, check_sampling
+
+
+@dataclass(frozen=True)
+class OpticalSystem:
+    wavelength: float  # m
+    pitch: float  # m, pixel size of every plane
+    n: int  # pixels per side of every plane
+    distance: float  # m, between consecutive planes (input, layers, detectors)
+    layers: int = 5
+    pad: int = 2  # zero padding factor of the propagation
+    input_size: int = 100  # pixels per side of the encoded image, centred
+    detector_size: int = 20  # pixels per side of a class's detector
+    modulation: str = "phase"  # phase | amplitude-phase | slm
+    slm_curve: str | None = None  # CSV of the SLM's levels (modulation slm); None: ideal 256
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        src = f"optical system {self.name}"
+        for key in ("wavelength", "pitch", "distance"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+                raise ConfigError(src, key, "a positive length in metres", v)
+        integers = {"n": 2, "layers": 1, "pad": 1, "input_size": 1, "detector_size": 1}
+        for key, low in integers.items():
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ConfigError(src, key, f"an integer >= {low}", v)
+        if self.input_size > self.n:
+            raise ConfigError(src, "input_size", f"at most the grid, {self.n}", self.input_size)
+        if self.modulation not in MODULATIONS:
+            raise ConfigError(src, "modulation", f"one of {list(MODULATIONS)}", self.modulation)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> OpticalSystem:
+        if not isinstance(data, dict):
+            raise ConfigError(source, "system", "a mapping of field names to values", data)
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(source, key, f"one of {', '.join(sorted(known))}", data[key])
+        for key in ("wavelength", "pitch", "distance"):
+            if isinstance(data.get(key), str):  # YAML 1.1 reads 5e-3 as a string
+                try:
+                    data = {**data, key: float(data[key])}
+                except ValueError:
+                    raise ConfigError(source, key, "a length in metres", data[key]) from None
+        return cls(**{"name": Path(source).stem, **data})
+
+    @classmethod
+    def load(cls, name_or_path: str) -> OpticalSystem:
+        """A preset by name, or a YAML file."""
+        if name_or_path in PRESETS:
+            return PRESETS[name_or_path]
+        path = Path(name_or_path)
+        if not path.exists():
+            raise ConfigError(
+                name_or_path, "system", f"a preset ({', '.join(PRESETS)}) or a YAML file"
+            )
+        return cls.from_dict(load_mapping(path), str(path))
+
+    def with_(self, **changes: Any) -> OpticalSystem:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+MODULATIONS = ("phase", "amplitude-phase", "slm")
+PRESETS = {
+    "slm-visible": OpticalSystem(532e-9, 36e-6, 200, 0.1, name="slm-visible"),
+    "lin-thz": OpticalSystem(0.75e-3, 0.4e-3, 200, 30e-3, layers=5, name="lin-thz"),
+}
+
+
+def make_layer(system: OpticalSystem) -> nn.Module:
+    if system.modulation == "slm":
+        curve = SLMCurve.from_csv(system.slm_curve) if system.slm_curve else SLMCurve.ideal()
+        return SLMLayer(system.n, curve)
+    return PhaseLayer(system.n, amplitude=system.modulation == "amplitude-phase")
+
+
+class D2NN(nn.Module):
+    """A single-task diffractive network of ``system`` for ``classes`` classes: ``forward``
+    takes images (B, 1, H, W) in [0, 1] and returns detector logits (B, classes)."""
+
+    def __init__(self, system: OpticalSystem, classes: int, check: bool = True) -> None:
+        super().__init__()
+        s = system
+        if check:
+            check_sampling(s.n, s.pitch, s.wavelength, s.distance, s.pad)
+        self.system = s
+        self.propagate = Propagation(s.n, s.pitch, s.wavelength, s.distance, s.pad)
+        self.layers = nn.ModuleList(make_layer(s) for _ in range(s.layers))
+        self.detectors = Detectors(s.n, classes, s.detector_size)
+
+    def field_at_detectors(self, images: torch.Tensor) -> torch.Tensor:
+        field = self.propagate(encode_amplitude(images, self.system.n, self.system.input_size))
+        for layer in self.layers:
+            field = self.propagate(layer(field))
+        return field
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.detectors(self.field_at_detectors(images))
+
+    def hardware_cost(self) -> dict[str, int]:
+        """Physical layers, SLMs (layers with modulation slm) and detectors."""
+        slms = sum(isinstance(m, SLMLayer) for m in self.layers)
+        return {
+            "layers": len(self.layers),
+            "slms": slms,
+            "detectors": len(self.detectors.corners),
+        }
