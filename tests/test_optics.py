@@ -225,3 +225,50 @@ def test_a_small_d2nn_learns_digits():
         acc = float((model(data.x_test).argmax(-1) == data.y_test).float().mean())
     assert acc > 0.6, acc
     assert model.hardware_cost() == {"layers": 2, "slms": 0, "detectors": 10}
+
+
+# --- multi-task --------------------------------------------------------------------------------
+def two_tasks():
+    from coexplore.data import load_dataset
+    from coexplore.optics.multitask import TaskData
+
+    def task(name, n):
+        d = load_dataset(name, normalize=False)
+        return TaskData(d.x_train[:n], d.y_train[:n], d.x_test[:300], d.y_test[:300])
+
+    return {"digits": task("digits", 600), "mnist5k": task("mnist5k", 600)}
+
+
+SMALL = dict(wavelength=532e-9, pitch=36e-6, n=48, distance=0.02, input_size=24, detector_size=4)
+
+
+def test_a_multi_task_system_serves_both_tasks_with_fewer_layers():
+    from coexplore.optics.multitask import MultiTaskD2NN, train_multitask
+    from coexplore.optics.system import OpticalSystem
+
+    torch.manual_seed(0)
+    system = OpticalSystem(**SMALL, layers=1)
+    model = MultiTaskD2NN(system, {"digits": 10, "mnist5k": 10}, shared=1, specific=1)
+    acc = train_multitask(model, two_tasks(), task_weight=0.5, epochs=10, lr=0.1)
+    assert acc["digits"] > 0.5 and acc["mnist5k"] > 0.4, acc
+    cost = model.hardware_cost()
+    assert cost == {"layers": 3, "slms": 0, "detectors": 20, "splitters": 1}
+    assert cost["layers"] < 2 * (1 + 1)  # two single-task systems of 2 layers each
+
+
+def test_the_task_weight_trades_the_tasks_accuracies():
+    from coexplore.optics.multitask import MultiTaskD2NN, task_weights, train_multitask
+    from coexplore.optics.system import OpticalSystem
+
+    assert task_weights(["a", "b"], 0.8) == {"a": 0.8, "b": pytest.approx(0.2)}
+    assert task_weights(["a", "b", "c"], {"a": 2, "b": 1, "c": 1})["a"] == 0.5
+    with pytest.raises(ValueError, match="task_weight"):
+        task_weights(["a", "b"], 1.5)
+    data = two_tasks()
+    acc = {}
+    for w in (0.95, 0.05):
+        torch.manual_seed(0)
+        model = MultiTaskD2NN(OpticalSystem(**SMALL, layers=1), {"digits": 10, "mnist5k": 10}, 2, 0)
+        acc[w] = train_multitask(model, data, task_weight=w, epochs=3, lr=0.1)
+    assert acc[0.95]["digits"] > acc[0.05]["digits"], acc
+    assert acc[0.05]["mnist5k"] > acc[0.95]["mnist5k"], acc

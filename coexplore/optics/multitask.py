@@ -1,0 +1,148 @@
+"""A multi-task D2NN: one physical system serving several tasks (Li et al., Sci. Rep. 11:11013,
+2021). A shared path of ``shared`` diffractive layers, then a beam splitter into one optical path
+per task, each with ``specific`` layers of its own and its own detectors (the group's patent: two
+task-specific paths after a shared one). A task's input enters the common input plane; its
+logits are read on its path's detectors.
+
+The **task regulariser** weights the tasks' losses: L = Σ_t w_t·L_t with the weights summing to
+1 (two tasks: w and 1 − w, ``task_weight``), so a user sets how much accuracy each task gets;
+:func:`train_multitask` trains on a batch of every task per step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from coexplore.optics.layers import Detectors, SLMLayer, encode_amplitude
+from coexplore.optics.propagation import Propagation, check_sampling
+from coexplore.optics.system import OpticalSystem, make_layer
+
+
+class MultiTaskD2NN(nn.Module):
+    """``tasks`` maps a task's name to its class count. ``forward(images, task)`` gives that
+    task's logits."""
+
+    def __init__(
+        self,
+        system: OpticalSystem,
+        tasks: Mapping[str, int],
+        shared: int,
+        specific: int,
+        check: bool = True,
+    ) -> None:
+        super().__init__()
+        if shared < 0 or specific < 0 or shared + specific < 1 or not tasks:
+            raise ValueError(
+                f"need tasks and at least one layer per path, got shared={shared}, "
+                f"specific={specific}, tasks={dict(tasks)}"
+            )
+        s = system
+        if check:
+            check_sampling(s.n, s.pitch, s.wavelength, s.distance, s.pad)
+        self.system, self.tasks = s, dict(tasks)
+        self.propagate = Propagation(s.n, s.pitch, s.wavelength, s.distance, s.pad)
+        self.shared = nn.ModuleList(make_layer(s) for _ in range(shared))
+        self.specific = nn.ModuleDict(
+            {t: nn.ModuleList(make_layer(s) for _ in range(specific)) for t in self.tasks}
+        )
+        self.detectors = nn.ModuleDict(
+            {t: Detectors(s.n, k, s.detector_size) for t, k in self.tasks.items()}
+        )
+        self.split = 1 / math.sqrt(len(self.tasks))  # a lossless splitter's amplitude share
+
+    def field_at_detectors(self, images: torch.Tensor, task: str) -> torch.Tensor:
+        field = self.propagate(encode_amplitude(images, self.system.n, self.system.input_size))
+        for layer in self.shared:
+            field = self.propagate(layer(field))
+        field = field * self.split
+        for layer in self.specific[task]:
+            field = self.propagate(layer(field))
+        return field
+
+    def forward(self, images: torch.Tensor, task: str) -> torch.Tensor:
+        return self.detectors[task](self.field_at_detectors(images, task))
+
+    def hardware_cost(self) -> dict[str, int]:
+        """Physical layers, SLMs, detectors and beam splitters of the whole system."""
+        layers = [*self.shared, *(m for path in self.specific.values() for m in path)]
+        return {
+            "layers": len(layers),
+            "slms": sum(isinstance(m, SLMLayer) for m in layers),
+            "detectors": sum(len(d.corners) for d in self.detectors.values()),
+            "splitters": int(len(self.tasks) > 1 and len(self.specific) > 0),
+        }
+
+
+def task_weights(
+    tasks: Sequence[str], task_weight: float | Mapping[str, float]
+) -> dict[str, float]:
+    """The regulariser's weights: a number w for two tasks (w, 1 − w), or one per task,
+    normalised to sum to 1."""
+    if isinstance(task_weight, Mapping):
+        raw = {t: float(task_weight[t]) for t in tasks}
+    elif len(tasks) == 2:
+        if not 0 <= task_weight <= 1:
+            raise ValueError(f"task_weight must be in [0, 1], got {task_weight}")
+        raw = {tasks[0]: float(task_weight), tasks[1]: 1.0 - float(task_weight)}
+    else:
+        raw = {t: 1.0 for t in tasks}
+    total = sum(raw.values())
+    if total <= 0 or any(v < 0 for v in raw.values()):
+        raise ValueError(f"task weights must be >= 0 with a positive sum, got {raw}")
+    return {t: v / total for t, v in raw.items()}
+
+
+@dataclass(frozen=True)
+class TaskData:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str | None = None) -> float:
+    model.eval()
+    with torch.no_grad():
+        correct = 0
+        for i in range(0, len(x), 512):
+            out = model(x[i : i + 512]) if task is None else model(x[i : i + 512], task)
+            correct += int((out.argmax(-1) == y[i : i + 512]).sum())
+    return correct / len(x)
+
+
+def train_multitask(
+    model: MultiTaskD2NN,
+    data: Mapping[str, TaskData],
+    task_weight: float | Mapping[str, float] = 0.5,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Adam on the weighted sum of the tasks' cross-entropies, one batch of every task per step
+    (an epoch is as long as the largest task's training set); each task's test accuracy."""
+    tasks = list(model.tasks)
+    weights = task_weights(tasks, task_weight)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = max(math.ceil(len(data[t].x_train) / batch_size) for t in tasks)
+    for _ in range(epochs):
+        model.train()
+        orders = {t: torch.randperm(len(data[t].x_train), generator=gen) for t in tasks}
+        for step in range(steps):
+            loss = torch.zeros(())
+            for t in tasks:
+                order = orders[t]
+                start = (step * batch_size) % len(order)
+                idx = order[start : start + batch_size]
+                out = model(data[t].x_train[idx], t)
+                loss = loss + weights[t] * nn.functional.cross_entropy(out, data[t].y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return {t: accuracy(model, data[t].x_test, data[t].y_test, t) for t in tasks}
