@@ -206,7 +206,7 @@ def test_a_small_d2nn_learns_digits():
     """8x8 digits on a 48x48 visible-light system with 2 phase layers: seeded, 4 epochs of
     Adam; far above chance (10%) on the held-out test split."""
     from coexplore.data import load_dataset
-    from coexplore.optics.system import D2NN, OpticalSystem
+    from coexplore.optics import D2NN, OpticalSystem
 
     torch.manual_seed(0)
     data = load_dataset("digits", normalize=False)
@@ -224,7 +224,7 @@ def test_a_small_d2nn_learns_digits():
     with torch.no_grad():
         acc = float((model(data.x_test).argmax(-1) == data.y_test).float().mean())
     assert acc > 0.6, acc
-    assert model.hardware_cost() == {"layers": 2, "slms": 0, "detectors": 10}
+    assert model.hardware_cost() == {"layers": 2, "slms": 0, "detectors": 10, "splitters": 0}
 
 
 # --- multi-task --------------------------------------------------------------------------------
@@ -272,3 +272,82 @@ def test_the_task_weight_trades_the_tasks_accuracies():
         acc[w] = train_multitask(model, data, task_weight=w, epochs=3, lr=0.1)
     assert acc[0.95]["digits"] > acc[0.05]["digits"], acc
     assert acc[0.05]["mnist5k"] > acc[0.95]["mnist5k"], acc
+
+
+# --- noise -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_d2nn():
+    from coexplore.data import load_dataset
+    from coexplore.optics import D2NN, OpticalSystem, train_multitask
+    from coexplore.optics.multitask import TaskData
+
+    torch.manual_seed(0)
+    d = load_dataset("digits", normalize=False)
+    data = {"task": TaskData(d.x_train, d.y_train, d.x_test, d.y_test)}
+    model = D2NN(OpticalSystem(**SMALL, layers=2), classes=10)
+    clean = train_multitask(model, data, epochs=4, lr=0.1)["task"]
+    return model, data["task"], clean
+
+
+def test_zero_noise_is_the_clean_model(trained_d2nn):
+    from coexplore.optics import KINDS, Noise
+    from coexplore.optics.multitask import accuracy
+
+    model, d, clean = trained_d2nn
+    assert clean == accuracy(model, d.x_test, d.y_test)
+    zero = Noise({k: 0.0 for k in KINDS})
+    assert accuracy(model, d.x_test, d.y_test, noise=zero) == clean
+
+
+@pytest.mark.parametrize(
+    "kind, small, large",
+    [
+        ("phase", 0.05, 3.0),
+        ("quantisation", 64, 2),
+        ("shift", 0.2, 6.0),
+        ("rotation", 0.5, 30.0),
+        ("axial", 0.01, 1.0),
+        ("wavelength", 0.005, 0.3),
+        ("detector", 0.01, 2.0),
+        ("input", 0.05, 3.0),
+    ],
+)
+def test_every_component_s_noise_hurts_more_when_larger(trained_d2nn, kind, small, large):
+    from coexplore.optics import Noise
+    from coexplore.optics.multitask import accuracy
+
+    model, d, clean = trained_d2nn
+    mild = accuracy(model, d.x_test, d.y_test, noise=Noise({kind: small}, seed=1))
+    harsh = accuracy(model, d.x_test, d.y_test, noise=Noise({kind: large}, seed=1))
+    assert harsh < mild <= clean + 0.02, (kind, clean, mild, harsh)
+    assert harsh < clean - 0.1, (kind, clean, harsh)
+
+
+def test_noise_names_bad_kinds_and_levels():
+    from coexplore.optics import Noise, noise_aware
+
+    with pytest.raises(ConfigError, match="phase"):
+        Noise({"phaze": 0.1})
+    with pytest.raises(ConfigError, match=">= 0"):
+        Noise({"phase": -1.0})
+    draw = noise_aware({"phase": 0.5, "quantisation": 8}, seed=3)
+    a, b = draw(), draw()
+    assert 0 <= a.level("phase") <= 0.5 and 8 <= a.level("quantisation") <= 256
+    assert a.levels != b.levels
+
+
+def test_noise_aware_training_is_more_robust(trained_d2nn):
+    """Trained with phase noise of up to 1 rad, the system keeps more accuracy under phase
+    noise than the plainly trained one (same seed, same epochs)."""
+    from coexplore.optics import D2NN, Noise, OpticalSystem, noise_aware, train_multitask
+    from coexplore.optics.multitask import TaskData, accuracy
+
+    plain, d, _ = trained_d2nn
+    torch.manual_seed(0)
+    aware = D2NN(OpticalSystem(**SMALL, layers=2), classes=10)
+    data = {"task": TaskData(d.x_train, d.y_train, d.x_test, d.y_test)}
+    train_multitask(aware, data, epochs=4, lr=0.1, noise=noise_aware({"phase": 1.0}, seed=2))
+    for sigma, gain in ((0.5, 0.03), (0.8, 0.05)):
+        a = accuracy(aware, d.x_test, d.y_test, noise=Noise({"phase": sigma}, seed=5))
+        p = accuracy(plain, d.x_test, d.y_test, noise=Noise({"phase": sigma}, seed=5))
+        assert a > p + gain, (sigma, a, p)

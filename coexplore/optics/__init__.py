@@ -10,6 +10,8 @@ from coexplore.optics.layers import (
     detector_layout,
     encode_amplitude,
 )
+from coexplore.optics.multitask import D2NN, MultiTaskD2NN, task_weights, train_multitask
+from coexplore.optics.noise import KINDS, Noise, noise_aware
 from coexplore.optics.propagation import (
     Propagation,
     SamplingReport,
@@ -19,10 +21,16 @@ from coexplore.optics.propagation import (
     sampling_report,
     transfer_function,
 )
-from coexplore.optics.system import D2NN, PRESETS, OpticalSystem
+from coexplore.optics.system import PRESETS, OpticalSystem
 
 __all__ = [
     "D2NN",
+    "KINDS",
+    "MultiTaskD2NN",
+    "Noise",
+    "noise_aware",
+    "task_weights",
+    "train_multitask",
     "PRESETS",
     "Detectors",
     "OpticalSystem",

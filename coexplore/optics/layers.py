@@ -177,6 +177,8 @@ class Detectors(nn.Module):
         intensity = field.abs() ** 2
         return torch.einsum("bij,kij->bk", intensity, self.masks)
 
-    def forward(self, field: torch.Tensor) -> torch.Tensor:
+    def forward(self, field: torch.Tensor, noise=None) -> torch.Tensor:
         p = self.power(field)
+        if noise is not None:
+            p = noise.detector(p)
         return self.temperature * p / p.sum(-1, keepdim=True).clamp(min=1e-12)

@@ -12,13 +12,14 @@ The **task regulariser** weights the tasks' losses: L = Σ_t w_t·L_t with the w
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from coexplore.optics.layers import Detectors, SLMLayer, encode_amplitude
+from coexplore.optics.noise import Noise
 from coexplore.optics.propagation import Propagation, check_sampling
 from coexplore.optics.system import OpticalSystem, make_layer
 
@@ -55,17 +56,40 @@ class MultiTaskD2NN(nn.Module):
         )
         self.split = 1 / math.sqrt(len(self.tasks))  # a lossless splitter's amplitude share
 
-    def field_at_detectors(self, images: torch.Tensor, task: str) -> torch.Tensor:
-        field = self.propagate(encode_amplitude(images, self.system.n, self.system.input_size))
-        for layer in self.shared:
-            field = self.propagate(layer(field))
-        field = field * self.split
-        for layer in self.specific[task]:
-            field = self.propagate(layer(field))
+    def _gap(self, noise: Noise | None) -> Propagation:
+        """The propagation between two planes, under ``noise``'s axial and wavelength error."""
+        if noise is None or not (noise.level("axial") or noise.level("wavelength")):
+            return self.propagate
+        s = self.system
+        distance = s.distance * max(noise.distance_factor(), 1e-3)
+        wavelength = s.wavelength * noise.wavelength_factor()
+        return Propagation(s.n, s.pitch, wavelength, distance, s.pad)
+
+    def field_at_detectors(
+        self, images: torch.Tensor, task: str, noise: Noise | None = None
+    ) -> torch.Tensor:
+        """The field on ``task``'s detector plane; ``noise`` perturbs every component."""
+        ratio = 1.0 if noise is None else 1.0 / noise.wavelength_factor()
+        field = encode_amplitude(images, self.system.n, self.system.input_size)
+        if noise is not None:
+            field = noise.input(field)
+        field = self._gap(noise)(field)
+        path = [*self.shared, None, *self.specific[task]]  # None: the splitter
+        for layer in path:
+            if layer is None:
+                field = field * self.split
+                continue
+            m = layer.modulation()
+            if noise is not None:
+                m = noise.modulation(m, ratio)
+            field = self._gap(noise)(field * m)
         return field
 
-    def forward(self, images: torch.Tensor, task: str) -> torch.Tensor:
-        return self.detectors[task](self.field_at_detectors(images, task))
+    def forward(
+        self, images: torch.Tensor, task: str | None = None, noise: Noise | None = None
+    ) -> torch.Tensor:
+        task = task or next(iter(self.tasks))
+        return self.detectors[task](self.field_at_detectors(images, task, noise), noise)
 
     def hardware_cost(self) -> dict[str, int]:
         """Physical layers, SLMs, detectors and beam splitters of the whole system."""
@@ -76,6 +100,14 @@ class MultiTaskD2NN(nn.Module):
             "detectors": sum(len(d.corners) for d in self.detectors.values()),
             "splitters": int(len(self.tasks) > 1 and len(self.specific) > 0),
         }
+
+
+class D2NN(MultiTaskD2NN):
+    """A single-task D2NN (Lin et al., Science 361:1004, 2018): input plane → distance →
+    [diffractive layer → distance] × ``system.layers`` → detectors."""
+
+    def __init__(self, system: OpticalSystem, classes: int, check: bool = True) -> None:
+        super().__init__(system, {"task": classes}, shared=system.layers, specific=0, check=check)
 
 
 def task_weights(
@@ -105,12 +137,19 @@ class TaskData:
     y_test: torch.Tensor
 
 
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str | None = None) -> float:
+def accuracy(
+    model: MultiTaskD2NN,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    task: str | None = None,
+    noise: Noise | None = None,
+) -> float:
+    """Test accuracy of ``task``, under ``noise`` (one realisation per batch of 512)."""
     model.eval()
     with torch.no_grad():
         correct = 0
         for i in range(0, len(x), 512):
-            out = model(x[i : i + 512]) if task is None else model(x[i : i + 512], task)
+            out = model(x[i : i + 512], task, noise)
             correct += int((out.argmax(-1) == y[i : i + 512]).sum())
     return correct / len(x)
 
@@ -123,9 +162,12 @@ def train_multitask(
     batch_size: int = 64,
     lr: float = 0.05,
     seed: int = 0,
+    noise: Callable[[], Noise] | None = None,
 ) -> dict[str, float]:
     """Adam on the weighted sum of the tasks' cross-entropies, one batch of every task per step
-    (an epoch is as long as the largest task's training set); each task's test accuracy."""
+    (an epoch is as long as the largest task's training set); each task's test accuracy.
+    ``noise`` (e.g. :func:`~coexplore.optics.noise.noise_aware`) gives a fresh realisation per
+    step: noise-aware training."""
     tasks = list(model.tasks)
     weights = task_weights(tasks, task_weight)
     gen = torch.Generator().manual_seed(seed)
@@ -136,11 +178,12 @@ def train_multitask(
         orders = {t: torch.randperm(len(data[t].x_train), generator=gen) for t in tasks}
         for step in range(steps):
             loss = torch.zeros(())
+            realisation = None if noise is None else noise()
             for t in tasks:
                 order = orders[t]
                 start = (step * batch_size) % len(order)
                 idx = order[start : start + batch_size]
-                out = model(data[t].x_train[idx], t)
+                out = model(data[t].x_train[idx], t, realisation)
                 loss = loss + weights[t] * nn.functional.cross_entropy(out, data[t].y_train[idx])
             opt.zero_grad()
             loss.backward()

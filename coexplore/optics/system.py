@@ -1,6 +1,5 @@
-"""An optical system (wavelength, pitch, grid, distances, layers, input and detectors) and the
-single-task D2NN it builds: input plane → distance → [diffractive layer → distance] × L →
-detector plane (Lin et al., Science 361:1004, 2018).
+"""An optical system: wavelength, pitch, grid, distances, layers, input and detectors (the
+D2NNs it builds are in :mod:`coexplore.optics.multitask`).
 
 Systems come from presets or YAML files, every length in metres; a wrong field is a
 :class:`ConfigError` naming it. Presets:
@@ -19,12 +18,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from coexplore.config import ConfigError, load_mapping
-from coexplore.optics.layers import Detectors, PhaseLayer, SLMCurve, SLMLayer, encode_amplitude
-from coexplore.optics.propagation import Propagation, check_sampling
+from coexplore.optics.layers import PhaseLayer, SLMCurve, SLMLayer
 
 
 @dataclass(frozen=True)
@@ -104,36 +101,3 @@ def make_layer(system: OpticalSystem) -> nn.Module:
         curve = SLMCurve.from_csv(system.slm_curve) if system.slm_curve else SLMCurve.ideal()
         return SLMLayer(system.n, curve)
     return PhaseLayer(system.n, amplitude=system.modulation == "amplitude-phase")
-
-
-class D2NN(nn.Module):
-    """A single-task diffractive network of ``system`` for ``classes`` classes: ``forward``
-    takes images (B, 1, H, W) in [0, 1] and returns detector logits (B, classes)."""
-
-    def __init__(self, system: OpticalSystem, classes: int, check: bool = True) -> None:
-        super().__init__()
-        s = system
-        if check:
-            check_sampling(s.n, s.pitch, s.wavelength, s.distance, s.pad)
-        self.system = s
-        self.propagate = Propagation(s.n, s.pitch, s.wavelength, s.distance, s.pad)
-        self.layers = nn.ModuleList(make_layer(s) for _ in range(s.layers))
-        self.detectors = Detectors(s.n, classes, s.detector_size)
-
-    def field_at_detectors(self, images: torch.Tensor) -> torch.Tensor:
-        field = self.propagate(encode_amplitude(images, self.system.n, self.system.input_size))
-        for layer in self.layers:
-            field = self.propagate(layer(field))
-        return field
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.detectors(self.field_at_detectors(images))
-
-    def hardware_cost(self) -> dict[str, int]:
-        """Physical layers, SLMs (layers with modulation slm) and detectors."""
-        slms = sum(isinstance(m, SLMLayer) for m in self.layers)
-        return {
-            "layers": len(self.layers),
-            "slms": slms,
-            "detectors": len(self.detectors.corners),
-        }
