@@ -351,3 +351,34 @@ def test_noise_aware_training_is_more_robust(trained_d2nn):
         a = accuracy(aware, d.x_test, d.y_test, noise=Noise({"phase": sigma}, seed=5))
         p = accuracy(plain, d.x_test, d.y_test, noise=Noise({"phase": sigma}, seed=5))
         assert a > p + gain, (sigma, a, p)
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+def test_cli_trains_a_multi_task_system_and_sweeps_its_noise(tmp_path, capsys):
+    import json
+
+    from coexplore.cli.main import main
+
+    system = tmp_path / "small.yaml"
+    system.write_text(
+        "wavelength: 5.32e-7\npitch: 3.6e-5\nn: 48\ndistance: 0.02\ninput_size: 24\n"
+        "detector_size: 4\n"
+    )
+    out = tmp_path / "run"
+    args = ["optics", "train", "--system", str(system), "--tasks", "digits,mnist5k"]
+    args += ["--shared", "1", "--specific", "1", "--epochs", "1", "--lr", "0.1"]
+    args += ["--train-subset", "200", "--test-subset", "100", "--out", str(out), "--json"]
+    assert main(args) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert set(run["accuracy"]) == {"digits", "mnist5k"}
+    assert run["hardware_cost"] == {"layers": 3, "slms": 0, "detectors": 20, "splitters": 1}
+    assert (out / "model.pt").exists() and (out / "run.json").exists()
+    args = ["optics", "noise", "--run", str(out), "--kinds", "phase,input", "--repeats", "1"]
+    assert main([*args, "--json"]) == 0
+    noise = json.loads(capsys.readouterr().out)
+    curve = noise["curves"]["phase"]["digits"]
+    assert [c["level"] for c in curve] == [0.0, 0.25, 0.5, 1.0, 1.5]
+    assert curve[0]["accuracy"] == pytest.approx(run["accuracy"]["digits"])
+    assert set(noise["curves"]) == {"phase", "input"} and (out / "noise.json").exists()
+    assert main(["optics", "noise", "--run", str(out), "--kinds", "phaze"]) != 0
+    assert "phaze" in capsys.readouterr().err

@@ -29,6 +29,10 @@ COMMANDS = {
         "coexplore.cli.latency",
         "latency on this machine: measure, fit a predictor, score it (here or on a table)",
     ),
+    "optics": (
+        "coexplore.cli.optics",
+        "diffractive optical networks: train a single- or multi-task D2NN, sweep its noise",
+    ),
     "cache": ("coexplore.cli.cache", "the result cache of trained candidates: statistics, export"),
     "envs": ("coexplore.cli.envs", "list the scenarios (envs/*.yaml) and their Gymnasium ids"),
     "platforms": (

@@ -189,3 +189,45 @@ def train_multitask(
             loss.backward()
             opt.step()
     return {t: accuracy(model, data[t].x_test, data[t].y_test, t) for t in tasks}
+
+
+def load_task(
+    name: str,
+    data_root: str | None = None,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    seed: int = 0,
+) -> TaskData:
+    """A dataset as a task: images in [0, 1] (no normalisation: they are light amplitudes)."""
+    from coexplore.data import load_dataset
+
+    d = load_dataset(name, data_root=data_root, seed=seed, normalize=False)
+    n, m = train_subset or len(d.x_train), test_subset or len(d.x_test)
+    return TaskData(d.x_train[:n], d.y_train[:n], d.x_test[:m], d.y_test[:m])
+
+
+def noise_curves(
+    model: MultiTaskD2NN,
+    data: Mapping[str, TaskData],
+    levels: Mapping[str, Sequence[float]],
+    repeats: int = 3,
+    seed: int = 0,
+) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """Per noise kind, per task: accuracy (mean and sd over ``repeats`` realisations) at each
+    level."""
+    out: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for kind, values in levels.items():
+        out[kind] = {}
+        for task in model.tasks:
+            curve = []
+            for level in values:
+                accs = [
+                    accuracy(model, data[task].x_test, data[task].y_test, task,
+                             Noise({kind: level}, seed=seed + r))
+                    for r in range(repeats)
+                ]  # fmt: skip
+                mean = sum(accs) / len(accs)
+                sd = math.sqrt(sum((a - mean) ** 2 for a in accs) / max(len(accs) - 1, 1))
+                curve.append({"level": float(level), "accuracy": mean, "sd": sd})
+            out[kind][task] = curve
+    return out

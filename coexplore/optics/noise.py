@@ -27,6 +27,17 @@ import torch
 from coexplore.config import ConfigError
 
 KINDS = ("phase", "quantisation", "shift", "rotation", "axial", "wavelength", "detector", "input")
+# the sweep of each kind (the first level: none)
+DEFAULT_LEVELS = {
+    "phase": (0.0, 0.25, 0.5, 1.0, 1.5),
+    "quantisation": (0, 16, 8, 4, 2),
+    "shift": (0.0, 0.5, 1.0, 2.0, 4.0),
+    "rotation": (0.0, 1.0, 2.0, 5.0, 10.0),
+    "axial": (0.0, 0.02, 0.05, 0.1, 0.2),
+    "wavelength": (0.0, 0.01, 0.02, 0.05, 0.1),
+    "detector": (0.0, 0.05, 0.1, 0.2, 0.5),
+    "input": (0.0, 0.1, 0.2, 0.5, 1.0),
+}
 
 
 @dataclass
