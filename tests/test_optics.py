@@ -373,6 +373,8 @@ def test_cli_trains_a_multi_task_system_and_sweeps_its_noise(tmp_path, capsys):
     assert set(run["accuracy"]) == {"digits", "mnist5k"}
     assert run["hardware_cost"] == {"layers": 3, "slms": 0, "detectors": 20, "splitters": 1}
     assert (out / "model.pt").exists() and (out / "run.json").exists()
+    for name in ("masks.png", "detectors_digits.png", "detectors_mnist5k.png"):
+        assert (out / name).stat().st_size > 1000, name
     args = ["optics", "noise", "--run", str(out), "--kinds", "phase,input", "--repeats", "1"]
     assert main([*args, "--json"]) == 0
     noise = json.loads(capsys.readouterr().out)
@@ -380,5 +382,6 @@ def test_cli_trains_a_multi_task_system_and_sweeps_its_noise(tmp_path, capsys):
     assert [c["level"] for c in curve] == [0.0, 0.25, 0.5, 1.0, 1.5]
     assert curve[0]["accuracy"] == pytest.approx(run["accuracy"]["digits"])
     assert set(noise["curves"]) == {"phase", "input"} and (out / "noise.json").exists()
+    assert (out / "noise.png").stat().st_size > 1000
     assert main(["optics", "noise", "--run", str(out), "--kinds", "phaze"]) != 0
     assert "phaze" in capsys.readouterr().err

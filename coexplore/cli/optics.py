@@ -142,7 +142,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/optics/{system.name}-{'+'.join(names)}-s{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "model.pt")
-    result = {**run, "accuracy": acc, "hardware_cost": model.hardware_cost(), "out": str(out)}
+    from coexplore.optics.plots import plot_detectors, plot_masks
+
+    data = _data(run)
+    plots = {"masks": str(plot_masks(model, out / "masks.png"))}
+    for t in names:
+        plots[f"detectors_{t}"] = str(
+            plot_detectors(model, data[t].x_test[:4], t, out / f"detectors_{t}.png")
+        )
+    result = {
+        **run,
+        "accuracy": acc,
+        "hardware_cost": model.hardware_cost(),
+        "plots": plots,
+        "out": str(out),
+    }
     (out / "run.json").write_text(json.dumps(result, indent=2))
     if args.json:
         print(json.dumps(result, indent=2))
@@ -172,7 +186,10 @@ def cmd_noise(args: argparse.Namespace) -> int:
         if k not in DEFAULT_LEVELS:
             raise ConfigError("--kinds", k, f"one of {', '.join(DEFAULT_LEVELS)}")
     curves = noise_curves(model, _data(run), {k: DEFAULT_LEVELS[k] for k in kinds}, args.repeats)
-    result = {"run": args.run, "accuracy": run["accuracy"], "curves": curves}
+    from coexplore.optics.plots import plot_noise
+
+    figure = plot_noise(curves, Path(args.run) / "noise.png")
+    result = {"run": args.run, "accuracy": run["accuracy"], "curves": curves, "plot": str(figure)}
     (Path(args.run) / "noise.json").write_text(json.dumps(result, indent=2))
     if args.json:
         print(json.dumps(result, indent=2))

@@ -1,0 +1,84 @@
+"""Pictures of a D2NN: its phase masks, the detector-plane intensity of sample inputs, and the
+noise curves (PNG, through the package's Agg figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from coexplore.optics.multitask import MultiTaskD2NN
+from coexplore.search.pareto import new_figure, save_figure
+
+
+def _layers(model: MultiTaskD2NN) -> list[tuple[str, torch.nn.Module]]:
+    named = [(f"shared {i + 1}", m) for i, m in enumerate(model.shared)]
+    for task, path in model.specific.items():
+        named += [(f"{task} {i + 1}", m) for i, m in enumerate(path)]
+    return named
+
+
+def plot_masks(model: MultiTaskD2NN, path: str | Path) -> Path:
+    """Every layer's phase (0–2π) as the device would show it."""
+    layers = _layers(model)
+    fig, axes = new_figure(ncols=len(layers), width=2.6 * len(layers), height=2.8)
+    axes = np.atleast_1d(axes)
+    with torch.no_grad():
+        for ax, (name, layer) in zip(axes, layers, strict=True):
+            training = layer.training
+            layer.eval()
+            phase = torch.remainder(layer.modulation().angle(), 2 * np.pi).numpy()
+            layer.train(training)
+            im = ax.imshow(phase, cmap="twilight", vmin=0, vmax=2 * np.pi)
+            ax.set_title(name, fontsize=9)
+            ax.axis("off")
+    fig.colorbar(im, ax=axes[-1], shrink=0.8, label="phase (rad)")
+    return save_figure(fig, path)
+
+
+def plot_detectors(model: MultiTaskD2NN, images: torch.Tensor, task: str, path: str | Path) -> Path:
+    """Input amplitude and detector-plane intensity of a few images, detectors outlined."""
+    from matplotlib.patches import Rectangle
+
+    k = len(images)
+    fig, axes = new_figure(ncols=k, width=2.4 * k, height=5.0, nrows=2)
+    axes = np.array(axes).reshape(2, k)
+    model.eval()
+    with torch.no_grad():
+        out = model.field_at_detectors(images, task).abs() ** 2
+        scores = model(images, task).argmax(-1)
+    det = model.detectors[task]
+    for j in range(k):
+        axes[0, j].imshow(images[j].reshape(images.shape[-2:]).numpy(), cmap="gray")
+        axes[0, j].set_title("input", fontsize=9)
+        axes[1, j].imshow(out[j].numpy(), cmap="inferno")
+        for c, (r, col) in enumerate(det.corners):
+            color = "lime" if c == int(scores[j]) else "white"
+            axes[1, j].add_patch(
+                Rectangle((col - 0.5, r - 0.5), det.size, det.size, fill=False, color=color, lw=0.8)
+            )
+        axes[1, j].set_title(f"detectors: class {int(scores[j])}", fontsize=9)
+        for ax in axes[:, j]:
+            ax.axis("off")
+    return save_figure(fig, path)
+
+
+def plot_noise(curves: Mapping[str, Mapping[str, list[dict]]], path: str | Path) -> Path:
+    """Accuracy against the level of each kind of noise, one panel per kind, a line per task."""
+    kinds = list(curves)
+    fig, axes = new_figure(ncols=len(kinds), width=3.0 * len(kinds), height=3.0)
+    axes = np.atleast_1d(axes)
+    for ax, kind in zip(axes, kinds, strict=True):
+        for task, curve in curves[kind].items():
+            x = [c["level"] for c in curve]
+            y = np.array([c["accuracy"] for c in curve]) * 100
+            sd = np.array([c["sd"] for c in curve]) * 100
+            ax.errorbar(x, y, yerr=sd, marker="o", ms=3, capsize=2, label=task)
+        ax.set_title(kind, fontsize=9)
+        ax.set_xlabel("level")
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
