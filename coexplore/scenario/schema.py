@@ -216,7 +216,7 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
 
 
 def _shrinking(data: Any, objectives: tuple[str, ...], source: str) -> ShrinkConfig | None:
-    """``shrinking:`` (coexplore/env/shrinking.py); its metric defaults to the first objective."""
+    """``shrinking:`` (coexplore/core/shrinking.py); its metric defaults to the first objective."""
     if data is None or data is False:
         return None
     config = _in_file(source, ShrinkConfig.from_dict, data)

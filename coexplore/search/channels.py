@@ -9,7 +9,8 @@ is nothing to scale). The proxy is a registered function of the network's worklo
 With at most ``exhaustive`` width combinations every one is a candidate, tried in decreasing
 proxy until the first that meets the target; beyond that, a greedy ascent from the narrowest:
 each step widens the one token whose widening meets the target with the most proxy per unit
-of the metric's cost added (per second of latency). Every fast-phase answer is memoised per call.
+of the metric's cost added (per second of latency). Fast-phase answers and proxies are memoised
+per call.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def scale_channels(
     score = PROXIES.get(proxy)
     positions = sorted(widths)
     answers: dict[tuple[int, ...], tuple[bool, float | None]] = {}
+    values: dict[tuple[int, ...], float] = {}
 
     def build(levels: tuple[int, ...]) -> list[int]:
         out = list(tokens)
@@ -74,8 +76,10 @@ def scale_channels(
         return answers[levels]
 
     def value(levels: tuple[int, ...]) -> float:
-        arch = env.space.from_tokens(build(levels)[: len(env.sw_choices)])
-        return score(env.evaluator.network(arch))
+        if levels not in values:
+            arch = env.space.from_tokens(build(levels)[: len(env.sw_choices)])
+            values[levels] = score(env.evaluator.network(arch))
+        return values[levels]
 
     def result(levels: tuple[int, ...]) -> Scaled:
         ok, latency = fits(levels)

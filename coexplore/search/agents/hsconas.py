@@ -35,7 +35,13 @@ import numpy as np
 from coexplore.config import ConfigError
 from coexplore.core.metrics import METRIC_INFO
 from coexplore.core.shrinking import ShrinkConfig, cost
-from coexplore.search.agents.base import Agent, begin_batch, check_params, end_batch
+from coexplore.search.agents.base import (
+    Agent,
+    begin_batch,
+    check_params,
+    end_batch,
+    masked_choices,
+)
 from coexplore.search.channels import PROXIES, scale_channels
 
 Member = dict[str, Any]  # tokens, acc, latency (a cost: lower is better), feasible, violation, age
@@ -121,7 +127,12 @@ class HSCoNASAgent(Agent):
         if metric is None and scenario.hardware.mode != "none":
             raise ConfigError(f"agent {self.name}", "metric", "a metric the platform reports")
         self.metric = metric
-        self.target = None if metric is None else scenario.specs.limit(metric)
+        target = None if metric is None else scenario.specs.limit(metric)
+        self.limit = None  # channel scaling's target, ``margin`` inside the scenario's
+        if target is not None and p["margin"]:
+            info = METRIC_INFO.get(metric)
+            sign = 1 if info is not None and info.maximize else -1
+            self.limit = target * (1 + sign * p["margin"])
         self.env_.check_target()
         widths = self.env_.space.width_tokens() if p["channel_scaling"] else {}
         self.scaled = frozenset(widths)
@@ -146,9 +157,8 @@ class HSCoNASAgent(Agent):
 
     # --- children ------------------------------------------------------------------------------
     def _tournament(self, ranks: list[int], crowd: list[float]) -> Member:
-        i, j = self.rng.integers(0, len(self.population), size=2)
-        a, b = (int(i), int(j))
-        return self.population[min((a, b), key=lambda k: (ranks[k], -crowd[k], k))]
+        pair = self.rng.integers(0, len(self.population), size=2).tolist()
+        return self.population[min(pair, key=lambda k: (ranks[k], -crowd[k], k))]
 
     def _legal(self, wanted: list[int], mutate: set[int]) -> list[int]:
         """``wanted`` token by token within the env's possible choices; a ``mutate`` token takes
@@ -185,13 +195,8 @@ class HSCoNASAgent(Agent):
     def _scale(self, tokens: list[int]) -> list[int]:
         if not self.scaled or self.metric is None:
             return tokens
-        limit = None
-        if self.target is not None and self.params["margin"]:
-            info = METRIC_INFO.get(self.metric)
-            sign = 1 if info is not None and info.maximize else -1
-            limit = self.target * (1 + sign * self.params["margin"])
         p = self.params
-        s = scale_channels(self.env_, tokens, self.metric, p["proxy"], p["exhaustive"], limit)
+        s = scale_channels(self.env_, tokens, self.metric, p["proxy"], p["exhaustive"], self.limit)
         self.scaling_queries += s.queries
         return list(s.tokens)
 
@@ -208,7 +213,7 @@ class HSCoNASAgent(Agent):
         self.env.reset()
         played: list[int] = []
         for want in tokens:
-            mask = np.flatnonzero(self.env.get_wrapper_attr("action_masks")())
+            mask = masked_choices(self.env)
             action = want if want in set(mask.tolist()) else int(self.rng.choice(mask))
             played.append(int(action))
             self.env.step(action)
