@@ -43,6 +43,7 @@ SPECS = {
     "fpga-pipeline": [Specs.from_config({"min_throughput_fps": 3500, "max_fpgas": 1})],
     "roofline": [Specs.from_config({"latency_s": {"max": 1e-4}})],
     "table": [Specs.from_config({"latency_s": {"max": 0.012}})],
+    "diffractive": [Specs.from_config({"layers": {"max": 4}}), Specs()],
 }
 
 

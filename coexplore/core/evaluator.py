@@ -11,6 +11,7 @@ back in input order: same seed, same records, whatever the executor.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,14 +108,28 @@ class CandidateEvaluator:
             if c.tokens not in self._memo and c.tokens not in fresh:
                 fresh[c.tokens] = (c, *self.fast_phase(c))
         jobs = {
-            c.arch.canonical: (c.arch, self.scenario.data.seed)
-            for c, fast, _ in fresh.values()
-            if not self.prunes(fast)
+            self._job_key(c): self._job(c) for c, fast, _ in fresh.values() if not self.prunes(fast)
         }
         evaluations = dict(zip(jobs, self._accuracies(list(jobs.values())), strict=True))
         for key, (c, fast, macs) in fresh.items():
-            self._memo[key] = self._record(c, fast, macs, evaluations.get(c.arch.canonical))
+            self._memo[key] = self._record(c, fast, macs, evaluations.get(self._job_key(c)))
         return [self._memo[c.tokens] for c in cands]
+
+    @property
+    def trains_hardware(self) -> bool:
+        """Whether the slow phase trains the hardware choice too (an optical layout)."""
+        return self.platform.trained_with_hardware and self.scenario.hardware.mode == "explore"
+
+    def _job_key(self, c: Candidate) -> Any:
+        """What one training stands for: the architecture, with the choice when it is trained."""
+        if self.trains_hardware:
+            return c.arch.canonical, json.dumps(c.choice, sort_keys=True)
+        return c.arch.canonical
+
+    def _job(self, c: Candidate) -> tuple:
+        if self.trains_hardware:
+            return c.arch, self.scenario.data.seed, c.choice
+        return c.arch, self.scenario.data.seed
 
     def preload(self, records: Sequence[CandidateRecord]) -> None:
         """Take finished evaluations (records of a run log) as done: a candidate among them is
@@ -137,7 +152,7 @@ class CandidateEvaluator:
         """Whether this fast-phase result stops the candidate before training."""
         return fast is not None and fast.pruned and self.scenario.fast_phase.prune
 
-    def _accuracies(self, jobs: list[tuple[Architecture, int]]) -> list[Evaluation]:
+    def _accuracies(self, jobs: list[tuple]) -> list[Evaluation]:
         if len(jobs) > 1 and self.parallel:
             return self._pool().map(self.oracle.evaluate_job, jobs)
         return [self.oracle.evaluate_job(job) for job in jobs]
@@ -192,6 +207,7 @@ class CandidateEvaluator:
             "diverged": ev.diverged,
             "cache_hit": ev.cache_hit,
             "slow_s": ev.wall_s,
+            "tasks": ev.details.get("tasks") if isinstance(ev.details, dict) else None,
         }
         if fast is None:
             terms = reward.accuracy_only(ev.val_acc)

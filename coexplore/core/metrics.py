@@ -32,6 +32,9 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "edp_js": MetricInfo("energy-delay product", "J·s", "µJ·s", 1e6, False),
     "area_mm2": MetricInfo("area", "mm²", "mm²", 1.0, False),
     "devices": MetricInfo("devices", "", "devices", 1.0, False),
+    "layers": MetricInfo("physical layers", "", "layers", 1.0, False),
+    "slms": MetricInfo("SLMs", "", "SLMs", 1.0, False),
+    "detectors": MetricInfo("detectors", "", "detectors", 1.0, False),
 }
 
 
@@ -63,6 +66,9 @@ class Metrics:
     edp_js: float | None = None  # energy per input × latency
     area_mm2: float | None = None
     devices: int | None = None  # chips or boards the design uses
+    layers: int | None = None  # physical layers of an optical system (diffractive masks)
+    slms: int | None = None  # of them, programmable spatial light modulators
+    detectors: int | None = None  # detector regions read out
 
     @classmethod
     def derived(cls, **values: Any) -> Metrics:

@@ -40,6 +40,7 @@ class CandidateRecord:
     diverged: bool = False
     cache_hit: bool = False
     slow_s: float = 0.0
+    tasks: dict[str, dict[str, float]] | None = None  # a multi-task candidate's, per task
     episode: int | None = None
     wall_s: float | None = None
     repeat: bool = False  # answered from an earlier proposal of the same candidate
@@ -71,6 +72,8 @@ class CandidateRecord:
         d = asdict(self)
         d["metrics"] = None if self.metrics is None else self.metrics.to_dict()
         d["failed_specs"] = [f.to_dict() for f in self.failed_specs]
+        if d["tasks"] is None:  # single-task records keep their fields
+            del d["tasks"]
         return d
 
     @classmethod

@@ -1,49 +1,52 @@
 """Diffractive optics in torch (multi-task D2NN, Li et al., Sci. Rep. 11:11013, 2021): free-space
 propagation, diffractive and SLM layers, detectors, optical systems and the D2NN they build
-(docs/optics.md)."""
+(docs/optics.md).
 
-from coexplore.optics.layers import (
-    Detectors,
-    PhaseLayer,
-    SLMCurve,
-    SLMLayer,
-    detector_layout,
-    encode_amplitude,
-)
-from coexplore.optics.multitask import D2NN, MultiTaskD2NN, task_weights, train_multitask
-from coexplore.optics.noise import KINDS, Noise, noise_aware
-from coexplore.optics.propagation import (
-    Propagation,
-    SamplingReport,
-    SamplingWarning,
-    band_limit,
-    check_sampling,
-    sampling_report,
-    transfer_function,
-)
-from coexplore.optics.system import PRESETS, OpticalSystem
+Names load on first use (PEP 562), so the torch-free parts (:mod:`coexplore.optics.layout`,
+which the ``diffractive`` platform family prices layouts with) import without torch.
+"""
 
-__all__ = [
-    "D2NN",
-    "KINDS",
-    "MultiTaskD2NN",
-    "Noise",
-    "noise_aware",
-    "task_weights",
-    "train_multitask",
-    "PRESETS",
-    "Detectors",
-    "OpticalSystem",
-    "PhaseLayer",
-    "Propagation",
-    "SLMCurve",
-    "SLMLayer",
-    "SamplingReport",
-    "SamplingWarning",
-    "band_limit",
-    "check_sampling",
-    "detector_layout",
-    "encode_amplitude",
-    "sampling_report",
-    "transfer_function",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Detectors": "layers",
+    "PhaseLayer": "layers",
+    "SLMCurve": "layers",
+    "SLMLayer": "layers",
+    "detector_layout": "layers",
+    "encode_amplitude": "layers",
+    "D2NN": "multitask",
+    "MultiTaskD2NN": "multitask",
+    "task_weights": "multitask",
+    "train_multitask": "multitask",
+    "KINDS": "noise",
+    "Noise": "noise",
+    "noise_aware": "noise",
+    "Propagation": "propagation",
+    "SamplingReport": "propagation",
+    "SamplingWarning": "propagation",
+    "band_limit": "propagation",
+    "check_sampling": "propagation",
+    "sampling_report": "propagation",
+    "transfer_function": "propagation",
+    "PRESETS": "system",
+    "OpticalSystem": "system",
+    "SLOTS": "layout",
+    "check_layout": "layout",
+    "layout_cost": "layout",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

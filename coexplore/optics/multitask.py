@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from coexplore.optics.layers import Detectors, SLMLayer, encode_amplitude
+from coexplore.optics.layers import Detectors, encode_amplitude
+from coexplore.optics.layout import check_layout, layout_cost
 from coexplore.optics.noise import Noise
 from coexplore.optics.propagation import Propagation, check_sampling
 from coexplore.optics.system import OpticalSystem, make_layer
@@ -26,22 +27,29 @@ from coexplore.optics.system import OpticalSystem, make_layer
 
 class MultiTaskD2NN(nn.Module):
     """``tasks`` maps a task's name to its class count. ``forward(images, task)`` gives that
-    task's logits."""
+    task's logits. The planes are ``shared`` shared then ``specific`` task-specific layers, or
+    those of a ``layout`` (:mod:`coexplore.optics.layout`), which may also leave planes empty."""
 
     def __init__(
         self,
         system: OpticalSystem,
         tasks: Mapping[str, int],
-        shared: int,
-        specific: int,
+        shared: int = 0,
+        specific: int = 0,
         check: bool = True,
+        layout: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
-        if shared < 0 or specific < 0 or shared + specific < 1 or not tasks:
-            raise ValueError(
-                f"need tasks and at least one layer per path, got shared={shared}, "
-                f"specific={specific}, tasks={dict(tasks)}"
-            )
+        if layout is None:
+            if shared < 0 or specific < 0 or shared + specific < 1:
+                raise ValueError(
+                    f"need at least one layer per path, got shared={shared}, specific={specific}"
+                )
+            layout = ("shared",) * shared + ("specific",) * specific
+        self.layout = check_layout(layout)
+        shared, specific = self.layout.count("shared"), self.layout.count("specific")
+        if not tasks:
+            raise ValueError("need at least one task")
         s = system
         if check:
             check_sampling(s.n, s.pitch, s.wavelength, s.distance, s.pad)
@@ -74,15 +82,20 @@ class MultiTaskD2NN(nn.Module):
         if noise is not None:
             field = noise.input(field)
         field = self._gap(noise)(field)
-        path = [*self.shared, None, *self.specific[task]]  # None: the splitter
-        for layer in path:
-            if layer is None:
-                field = field * self.split
+        shared, specific = iter(self.shared), iter(self.specific[task])
+        split = self.layout.index("specific") if "specific" in self.layout else len(self.layout)
+        for i, slot in enumerate(self.layout):
+            if i == split:
+                field = field * self.split  # the splitter, before the first specific plane
+            if slot == "skip":
+                field = self._gap(noise)(field)
                 continue
-            m = layer.modulation()
+            m = next(shared if slot == "shared" else specific).modulation()
             if noise is not None:
                 m = noise.modulation(m, ratio)
             field = self._gap(noise)(field * m)
+        if split == len(self.layout):
+            field = field * self.split
         return field
 
     def forward(
@@ -93,13 +106,8 @@ class MultiTaskD2NN(nn.Module):
 
     def hardware_cost(self) -> dict[str, int]:
         """Physical layers, SLMs, detectors and beam splitters of the whole system."""
-        layers = [*self.shared, *(m for path in self.specific.values() for m in path)]
-        return {
-            "layers": len(layers),
-            "slms": sum(isinstance(m, SLMLayer) for m in layers),
-            "detectors": sum(len(d.corners) for d in self.detectors.values()),
-            "splitters": int(len(self.tasks) > 1 and len(self.specific) > 0),
-        }
+        slm = self.system.modulation == "slm"
+        return layout_cost(self.layout, list(self.tasks.values()), slm)
 
 
 class D2NN(MultiTaskD2NN):

@@ -85,6 +85,20 @@ class OpticalSystem:
     def with_(self, **changes: Any) -> OpticalSystem:
         return replace(self, **changes)
 
+    def at_grid(self, n: int) -> OpticalSystem:
+        """This system on an n×n grid, its input and detectors scaled with it: the same
+        wavelength, pitch and distances over a smaller aperture (cheaper to simulate)."""
+        if n == self.n:
+            return self
+        scale = n / self.n
+        return replace(
+            self,
+            n=n,
+            input_size=max(1, round(self.input_size * scale)),
+            detector_size=max(1, round(self.detector_size * scale)),
+            name=f"{self.name}-{n}",
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -1,6 +1,7 @@
 """Platform families behind one interface (registry ``PLATFORMS``).
 
-``fpga-pipeline``, ``table``, ``spatial``, ``measured`` and ``predicted`` ship with coexplore.
+``fpga-pipeline``, ``table``, ``spatial``, ``measured``, ``predicted`` and ``diffractive`` ship
+with coexplore.
 A family of your own is a module that registers a :class:`Platform` subclass in
 ``PLATFORMS``; list such modules in ``COEXPLORE_PLUGINS`` (comma-separated import names) and
 every command, scenario and run directory finds them.
@@ -26,6 +27,7 @@ BUILTIN = (
     "coexplore.platforms.table.family",
     "coexplore.platforms.spatial.family",
     "coexplore.platforms.latency.family",
+    "coexplore.platforms.diffractive.family",
 )
 PLUGINS_VARIABLE = "COEXPLORE_PLUGINS"
 

@@ -86,7 +86,9 @@ class Platform(ABC):
     it prices compressed networks: a scenario's ``compression:``, passed as ``compression``, an
     object whose ``compression(network)`` gives a network's planned compression) and
     ``needs_space`` (whether it gets the scenario's search space as ``space``, to rebuild a
-    candidate's torch module from its workload's name, the canonical string).
+    candidate's torch module from its workload's name, the canonical string) and
+    ``trained_with_hardware`` (whether the hardware choice is part of the model the slow phase
+    trains, as an optical layout is: its oracle then gets the choice too).
     """
 
     name: ClassVar[str]
@@ -97,6 +99,7 @@ class Platform(ABC):
     objectives: ClassVar[tuple[str, ...]]
     supports_compression: ClassVar[bool] = False
     needs_space: ClassVar[bool] = False
+    trained_with_hardware: ClassVar[bool] = False
 
     def __init__(
         self, config: Any = None, fast: Any = None, compression: Any = None, space: Any = None

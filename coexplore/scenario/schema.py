@@ -194,6 +194,7 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         check_metric_names([metric], produced, source, "reward.metric")
         _in_file(source, reward.target_of, metric, specs)
     slow_phase = build(SlowPhaseConfig, slow, source, "slow_phase", train=train)
+    _check_hardware_training(slow_phase, family, hardware, source)
     data_config = build(DataConfig, data["data"], source, "data")
     _check_table_dataset(slow_phase, data_config, source)
     compression = _compression(data.get("compression"), slow_phase, family, hardware, source)
@@ -251,6 +252,22 @@ def _compression(
             hardware.family,
         )
     return build(CompressionSpec, data, source, "compression")
+
+
+def _check_hardware_training(
+    slow: SlowPhaseConfig, family: type[Platform], hardware: HardwareConfig, source: str
+) -> None:
+    """A family whose hardware choice is part of the trained model (an optical layout) needs
+    an oracle that trains it, and such an oracle needs that family exploring."""
+    trains = family.trained_with_hardware and hardware.mode == "explore"
+    able = [n for n in ORACLES if ORACLES.get(n).accepts_hardware]
+    if trains and slow.oracle not in able:
+        why = f"one of {able} (the {family.name} family's choice is part of the trained model)"
+        raise ConfigError(source, "slow_phase.oracle", why, slow.oracle)
+    if not trains and slow.oracle in able:
+        families = [n for n in PLATFORMS if PLATFORMS.get(n).trained_with_hardware]
+        why = f"a family that trains its hardware choice ({', '.join(families)}), mode explore"
+        raise ConfigError(source, "hardware.family", why, f"{family.name} ({hardware.mode})")
 
 
 def _check_table_dataset(slow: SlowPhaseConfig, data: DataConfig, source: str) -> None:

@@ -59,7 +59,12 @@ class Evaluation:
 
 
 class AccuracyOracle(ABC):
+    """``accepts_hardware``: ``evaluate`` takes a third argument, the candidate's hardware
+    choice, for a platform family whose choice is part of the trained model
+    (``Platform.trained_with_hardware``); the evaluator then passes it."""
+
     name: str
+    accepts_hardware: bool = False
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> AccuracyOracle:
@@ -71,8 +76,9 @@ class AccuracyOracle(ABC):
     def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
         """The accuracy of ``arch``; picklable, so executors can run it in worker processes."""
 
-    def evaluate_job(self, job: tuple[Architecture, int]) -> Evaluation:
-        """``evaluate`` for an ``(arch, seed)`` pair, the form executors map over."""
+    def evaluate_job(self, job: tuple) -> Evaluation:
+        """``evaluate`` for an ``(arch, seed)`` pair (``(arch, seed, choice)`` for an oracle
+        that ``accepts_hardware``), the form executors map over."""
         return self.evaluate(*job)
 
 

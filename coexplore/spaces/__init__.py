@@ -1,5 +1,5 @@
 """Search spaces of child networks: registry, the chain space, the NAS-Bench-201 cell space, the
-MobileNetV2-style inverted-bottleneck space."""
+MobileNetV2-style inverted-bottleneck space, and the training side of a diffractive network."""
 
 from coexplore.spaces.base import (
     SPACES,
@@ -9,6 +9,7 @@ from coexplore.spaces.base import (
     parse_architecture,
 )
 from coexplore.spaces.chain import ChainArchitecture, ChainLayer, ChainSpace
+from coexplore.spaces.d2nn import D2NNSpace, D2NNTraining
 from coexplore.spaces.ibn import IBNArchitecture, IBNSpace, IBNStage
 from coexplore.spaces.nb201 import NB201Architecture, NB201Space
 
@@ -18,6 +19,8 @@ __all__ = [
     "ChainArchitecture",
     "ChainLayer",
     "ChainSpace",
+    "D2NNSpace",
+    "D2NNTraining",
     "IBNArchitecture",
     "IBNSpace",
     "IBNStage",
