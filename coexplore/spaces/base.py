@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import nn
@@ -45,9 +45,12 @@ class Architecture(ABC):
 
 
 class SearchSpace(ABC):
-    """A family of architectures: parse canonical strings, sample, and list the choices."""
+    """A family of architectures: parse canonical strings, sample, and list the choices.
+    ``electronic``: its networks' workloads count multiply-accumulates (False for an optical
+    network, which computes in the light)."""
 
     name: str
+    electronic: ClassVar[bool] = True
 
     @abstractmethod
     def parse(self, text: str) -> Architecture:

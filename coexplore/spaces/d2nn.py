@@ -52,6 +52,7 @@ class D2NNSpace(SearchSpace):
 
     task_weights: tuple[float, ...] = (0.5,)
     name = "d2nn"
+    electronic = False
 
     def __post_init__(self) -> None:
         weights = tuple(self.task_weights) if isinstance(self.task_weights, list | tuple) else ()
