@@ -38,6 +38,8 @@ def test_catalogue_scenarios_load():
             assert set(s.hardware.options.parts) <= {"XC7Z020", "XC7A50T"}
             assert s.specs.limit("throughput_fps") > 0
             assert s.objectives == ("throughput_fps", "energy_j")
+        elif s.hardware.family == "diffractive":
+            assert s.specs.limit("layers") > 0 and s.slow_phase.oracle == "optics"
         else:
             target = s.specs.limit("latency_s") or s.reward.target  # a spec, or a soft target
             assert s.hardware.family in ("table", "spatial", "measured", "predicted") and target > 0

@@ -31,6 +31,7 @@ from coexplore.platforms import (
     load_platforms,
     platform_class,
 )
+from coexplore.platforms.diffractive import oracle as _optics  # noqa: F401 (registers "optics")
 from coexplore.scenario.validate import build
 from coexplore.slow.executors import EXECUTORS
 from coexplore.slow.oracles import ORACLES

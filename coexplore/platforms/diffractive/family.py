@@ -26,7 +26,6 @@ from coexplore.core.metrics import Metrics
 from coexplore.core.specs import Specs
 from coexplore.optics.layout import SLOTS, check_layout, layout_cost
 from coexplore.platforms.base import PLATFORMS, FastResult, HardwareSpace, Platform
-from coexplore.platforms.diffractive import oracle as _oracle  # noqa: F401 (registers "optics")
 from coexplore.workloads.layer import Network
 
 __all__ = ["DiffractiveHardware", "DiffractivePlatform", "LayoutSpace"]
