@@ -49,10 +49,10 @@ import numpy as np
 import torch
 
 from coexplore.config import ConfigError
-from coexplore.optics import D2NN, MultiTaskD2NN, OpticalSystem, noise_aware, train_multitask
+from coexplore.optics import MultiTaskD2NN, OpticalSystem, noise_aware, train_multitask
 from coexplore.optics.multitask import load_task, noise_curves
 from coexplore.optics.noise import DEFAULT_LEVELS
-from coexplore.optics.plots import plot_detectors, plot_masks
+from coexplore.optics.plots import plot_detectors, plot_masks, plot_noise
 from coexplore.search.pareto import new_figure, save_figure
 
 BEGIN = "<!-- results: written by launch/d2nn_multitask.py; edit the script, not this part -->"
@@ -155,9 +155,8 @@ def settings(args, spec: dict) -> dict:
 
 
 def build(run: dict) -> MultiTaskD2NN:
+    """The run's network (one task with no specific layers: a single-task D2NN)."""
     s = OpticalSystem(**run["system"])
-    if len(run["tasks"]) == 1:
-        return D2NN(s.with_(layers=run["shared"]), 10)
     return MultiTaskD2NN(s, dict.fromkeys(run["tasks"], 10), run["shared"], run["specific"])
 
 
@@ -167,11 +166,6 @@ def task_data(run: dict, tasks=None, test_subset=None) -> dict:
     return {
         t: load_task(t, run["data_root"], run["train_subset"], n_test, run["seed"]) for t in names
     }
-
-
-def keyed(model: MultiTaskD2NN, data: dict) -> dict:
-    """A single-task D2NN's one task is called "task": give it its dataset's data."""
-    return {"task": next(iter(data.values()))} if list(model.tasks) == ["task"] else data
 
 
 def run_one(name: str, spec: dict, args) -> dict:
@@ -185,9 +179,9 @@ def run_one(name: str, spec: dict, args) -> dict:
     model = build(run)
     data = task_data(run)
     start = time.perf_counter()
-    raw = train_multitask(
+    acc = train_multitask(
         model,
-        keyed(model, data),
+        data,
         task_weight=run["task_weight"],
         epochs=run["epochs"],
         lr=run["lr"],
@@ -195,7 +189,6 @@ def run_one(name: str, spec: dict, args) -> dict:
         noise=noise_aware(run["noise_aware"], run["seed"]) if run["noise_aware"] else None,
     )
     wall = time.perf_counter() - start
-    acc = dict(zip(run["tasks"], raw.values(), strict=True))
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), folder / "model.pt")
     result = {
@@ -335,24 +328,6 @@ def plot_tradeoff(runs: dict, tasks: list[str], path: Path) -> Path:
     ax.set_ylabel(f"{b} test accuracy (%)")
     ax.set_title("task regulariser: weight w on the first task's loss", fontsize=9)
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
-
-
-def plot_noise_pair(plain: dict, aware: dict, path: Path) -> Path:
-    kinds = list(plain)
-    fig, axes = new_figure(ncols=4, nrows=2, width=12.0, height=6.0)
-    axes = np.array(axes).reshape(-1)
-    for ax, kind in zip(axes, kinds, strict=True):
-        for label, cur, style in (("plain", plain, "-"), ("noise-aware", aware, "--")):
-            for task, curve in cur[kind].items():
-                x = [c["level"] for c in curve]
-                y = [100 * c["accuracy"] for c in curve]
-                ax.plot(x, y, style, marker="o", ms=3, label=f"{task}, {label}")
-        ax.set_title(kind, fontsize=9)
-        ax.set_xlabel("level")
-    axes[0].set_ylabel("test accuracy (%)")
-    axes[4].set_ylabel("test accuracy (%)")
-    axes[0].legend(fontsize=6)
     return save_figure(fig, path)
 
 
@@ -531,7 +506,9 @@ def main(argv=None) -> dict:
             model, data[t].x_test[:4], t, img / f"detectors_{t}.png"
         )
     figures["tradeoff"] = plot_tradeoff(runs, runs["multi-3+2"]["tasks"], img / "tradeoff.png")
-    figures["noise"] = plot_noise_pair(noise["plain"], noise["aware"], img / "noise.png")
+    figures["noise"] = plot_noise(
+        {"plain": noise["plain"], "noise-aware": noise["aware"]}, img / "noise.png"
+    )
     figures = {k: f"{rel}/{Path(v).name}" for k, v in figures.items()}
     seconds = sum(r["train_s"] for r in runs.values())
     searched = search(args)

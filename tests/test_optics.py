@@ -385,3 +385,20 @@ def test_cli_trains_a_multi_task_system_and_sweeps_its_noise(tmp_path, capsys):
     assert (out / "noise.png").stat().st_size > 1000
     assert main(["optics", "noise", "--run", str(out), "--kinds", "phaze"]) != 0
     assert "phaze" in capsys.readouterr().err
+
+
+def test_cli_trains_a_single_task_d2nn_and_sweeps_it(tmp_path, capsys):
+    import json
+
+    from coexplore.cli.main import main
+
+    out = tmp_path / "one"
+    args = ["optics", "train", "--system", "slm-visible", "--tasks", "digits", "--shared", "2"]
+    args += ["--epochs", "1", "--train-subset", "100", "--test-subset", "50", "--out", str(out)]
+    assert main([*args, "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert set(run["accuracy"]) == {"digits"} and run["hardware_cost"]["layers"] == 2
+    assert run["hardware_cost"]["splitters"] == 0
+    assert main(["optics", "noise", "--run", str(out), "--kinds", "input", "--json"]) == 0
+    curve = json.loads(capsys.readouterr().out)["curves"]["input"]["digits"]
+    assert curve[0]["accuracy"] == pytest.approx(run["accuracy"]["digits"])

@@ -75,13 +75,11 @@ def _levels(text: str | None) -> dict[str, float]:
 
 
 def _build(run: dict[str, Any]):
-    from coexplore.optics import D2NN, MultiTaskD2NN, OpticalSystem
+    """The run's network (one task with no specific layers: a single-task D2NN)."""
+    from coexplore.optics import MultiTaskD2NN, OpticalSystem
 
     system = OpticalSystem(**run["system"])
-    tasks = run["tasks"]
-    if len(tasks) == 1 and run["specific"] == 0:
-        return D2NN(system.with_(layers=run["shared"]), next(iter(tasks.values())))
-    return MultiTaskD2NN(system, tasks, run["shared"], run["specific"])
+    return MultiTaskD2NN(system, run["tasks"], run["shared"], run["specific"])
 
 
 def _data(run: dict[str, Any]):
@@ -188,7 +186,7 @@ def cmd_noise(args: argparse.Namespace) -> int:
     curves = noise_curves(model, _data(run), {k: DEFAULT_LEVELS[k] for k in kinds}, args.repeats)
     from coexplore.optics.plots import plot_noise
 
-    figure = plot_noise(curves, Path(args.run) / "noise.png")
+    figure = plot_noise({"": curves}, Path(args.run) / "noise.png")
     result = {"run": args.run, "accuracy": run["accuracy"], "curves": curves, "plot": str(figure)}
     (Path(args.run) / "noise.json").write_text(json.dumps(result, indent=2))
     if args.json:

@@ -207,7 +207,7 @@ class CandidateEvaluator:
             "diverged": ev.diverged,
             "cache_hit": ev.cache_hit,
             "slow_s": ev.wall_s,
-            "tasks": ev.details.get("tasks") if isinstance(ev.details, dict) else None,
+            "tasks": ev.tasks,
         }
         if fast is None:
             terms = reward.accuracy_only(ev.val_acc)

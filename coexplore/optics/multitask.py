@@ -112,10 +112,13 @@ class MultiTaskD2NN(nn.Module):
 
 class D2NN(MultiTaskD2NN):
     """A single-task D2NN (Lin et al., Science 361:1004, 2018): input plane → distance →
-    [diffractive layer → distance] × ``system.layers`` → detectors."""
+    [diffractive layer → distance] × ``system.layers`` → detectors; ``task`` names its one
+    task (a dataset's name, so data keyed by dataset trains it)."""
 
-    def __init__(self, system: OpticalSystem, classes: int, check: bool = True) -> None:
-        super().__init__(system, {"task": classes}, shared=system.layers, specific=0, check=check)
+    def __init__(
+        self, system: OpticalSystem, classes: int, check: bool = True, task: str = "task"
+    ) -> None:
+        super().__init__(system, {task: classes}, shared=system.layers, specific=0, check=check)
 
 
 def task_weights(

@@ -65,20 +65,29 @@ def plot_detectors(model: MultiTaskD2NN, images: torch.Tensor, task: str, path: 
     return save_figure(fig, path)
 
 
-def plot_noise(curves: Mapping[str, Mapping[str, list[dict]]], path: str | Path) -> Path:
-    """Accuracy against the level of each kind of noise, one panel per kind, a line per task."""
-    kinds = list(curves)
-    fig, axes = new_figure(ncols=len(kinds), width=3.0 * len(kinds), height=3.0)
-    axes = np.atleast_1d(axes)
-    for ax, kind in zip(axes, kinds, strict=True):
-        for task, curve in curves[kind].items():
-            x = [c["level"] for c in curve]
-            y = np.array([c["accuracy"] for c in curve]) * 100
-            sd = np.array([c["sd"] for c in curve]) * 100
-            ax.errorbar(x, y, yerr=sd, marker="o", ms=3, capsize=2, label=task)
-        ax.set_title(kind, fontsize=9)
-        ax.set_xlabel("level")
-    axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+def plot_noise(
+    models: Mapping[str, Mapping[str, Mapping[str, list[dict]]]], path: str | Path
+) -> Path:
+    """Accuracy against the level of each kind of noise, one panel per kind (four to a row),
+    a line per task and model: ``models`` maps a label ("" for one model) to its curves."""
+    kinds = list(next(iter(models.values())))
+    ncols = min(4, len(kinds))
+    nrows = -(-len(kinds) // ncols)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.0 * ncols, height=3.0 * nrows)
+    axes = np.atleast_1d(axes).reshape(-1)
+    for style, (label, curves) in zip(("-", "--", ":", "-."), models.items(), strict=False):
+        for ax, kind in zip(axes, kinds, strict=False):
+            for task, curve in curves[kind].items():
+                x = [c["level"] for c in curve]
+                y = np.array([c["accuracy"] for c in curve]) * 100
+                sd = np.array([c["sd"] for c in curve]) * 100
+                name = f"{task}, {label}" if label else task
+                ax.errorbar(x, y, yerr=sd, fmt=style, marker="o", ms=3, capsize=2, label=name)
+            ax.set_title(kind, fontsize=9)
+            ax.set_xlabel("level")
+    for ax in axes[len(kinds) :]:
+        ax.axis("off")
+    for ax in axes[::ncols]:
+        ax.set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=6)
     return save_figure(fig, path)

@@ -53,6 +53,7 @@ class Evaluation:
     cache_hit: bool
     wall_s: float  # time this call took (near zero for a cache hit or a table lookup)
     details: dict[str, Any] = field(default_factory=dict)  # the TrainResult or the table row
+    tasks: dict[str, dict[str, float]] | None = None  # per task, for a multi-task network
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

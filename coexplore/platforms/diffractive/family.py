@@ -58,12 +58,11 @@ class DiffractiveHardware:
         if len(set(tasks)) != len(tasks):
             raise ConfigError("hardware", "tasks", "distinct datasets", list(tasks))
         object.__setattr__(self, "tasks", tuple(tasks))
-        for key, low in (("slots", 1), ("grid", 2)):
-            v = getattr(self, key)
-            if v is None and key == "grid":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ConfigError("hardware", key, f"an integer >= {low}", v)
+        if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
+            raise ConfigError("hardware", "slots", "an integer >= 1", self.slots)
+        grid = self.grid
+        if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int) or grid < 2):
+            raise ConfigError("hardware", "grid", "null or an integer >= 2", self.grid)
 
     def optical_system(self):
         """The :class:`~coexplore.optics.system.OpticalSystem` simulated (imports torch)."""

@@ -105,6 +105,7 @@ class OpticsOracle(AccuracyOracle):
             cache_hit=hit,
             wall_s=time.perf_counter() - start,
             details=result,
+            tasks=result["tasks"],
         )
 
     def _train(self, arch: Any, seed: int, layout: list[str]) -> dict[str, Any]:
