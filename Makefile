@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
+	# the editable install needs only .venv's dist-info: leave the checkout as it was
+	rm -rf coexplore.egg-info build
 	touch $(STAMP)
 
 # The main job: a complete co-exploration on digits-fpga (PPO, 200 candidates, ~2 min on 2
@@ -23,10 +25,11 @@ demo: $(STAMP)
 hw-demo: $(STAMP)
 	$(VENV)/bin/coexplore hw tune --net lenet5 --parts XC7Z020,XC7A50T --partition auto --tuner exhaustive
 
+# The suite writes only into temporary directories (and no __pycache__ into the checkout).
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest
+	PYTHONDONTWRITEBYTECODE=1 $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check --fix .

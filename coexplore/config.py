@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -54,3 +56,48 @@ def require_keys(
     if unknown:
         allowed = ", ".join(sorted(required | optional))
         raise ConfigError(source, f"{where}{unknown[0]}", f"one of the known fields: {allowed}")
+
+
+# Path fields of settings dataclasses say what they hold in their metadata, so one rule resolves
+# them all (``field(default=None, metadata=INPUT_FILE)``):
+INPUT_FILE = {"path": "input"}  # a file to read, or a built-in name (nb201-cifar10, slm-visible)
+INPUT_DIR = {"path": "dir"}  # a directory to read
+OUTPUT_FILE = {"path": "output"}  # a file written (a measurement cache): the run directory's
+
+
+def is_path(value: str) -> bool:
+    """Whether a setting that takes a file or a built-in name holds a file: it has a suffix
+    (``.csv``, ``.yaml``), a path separator or a leading ``~``; built-in names have none."""
+    return value.startswith("~") or "/" in value or os.sep in value or bool(Path(value).suffix)
+
+
+def resolve_paths(cls: type, values: dict[str, Any], base: str | Path | None) -> dict[str, Any]:
+    """``values`` of dataclass ``cls`` with its relative input paths made relative to ``base``
+    (a scenario file's directory), ``~`` expanded in every path; output paths stay relative
+    (:func:`rebase_outputs` places them). ``base`` None: only ``~`` is expanded."""
+    out = dict(values)
+    for f in dataclasses.fields(cls):
+        kind, value = f.metadata.get("path"), out.get(f.name)
+        if kind is None or not isinstance(value, str) or not value:
+            continue
+        if kind == "input" and not is_path(value):
+            continue  # a built-in name
+        path = Path(value).expanduser()
+        if kind != "output" and base is not None and not path.is_absolute():
+            path = Path(base) / path
+        out[f.name] = str(path)
+    return out
+
+
+def rebase_outputs(options: Any, base: str | Path) -> Any:
+    """``options`` (a settings dataclass) with its relative output paths placed under ``base``
+    (the run directory, or the scenario file's directory for an env made without one)."""
+    if not dataclasses.is_dataclass(options):
+        return options
+    changes = {}
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        output = f.metadata.get("path") == "output" and isinstance(value, str) and value
+        if output and not Path(value).is_absolute():
+            changes[f.name] = str(Path(base) / value)
+    return dataclasses.replace(options, **changes) if changes else options

@@ -62,7 +62,7 @@ def kill_raylet() -> None:
     for proc in psutil.Process().children(recursive=True):
         if os.path.basename(proc.exe()) == "raylet":
             proc.kill()
-            proc.wait(10)
+            proc.wait(timeout=10)
 
 
 def main(run_dir: str, out: str) -> int:

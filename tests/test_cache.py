@@ -185,7 +185,7 @@ def test_busy_timeout_waits_for_the_writer_then_gives_up(tmp_path):
 
 def _writer(path, start, n, barrier, queue):
     cache = ResultCache(path)
-    barrier.wait()
+    barrier.wait(timeout=60)
     stored = [k for k in range(start, start + n) if cache.put(key(k), payload(k, writer=start))]
     queue.put((start, stored))
 
@@ -260,7 +260,7 @@ def test_kill_9_loses_nothing_finished_and_leaves_nothing_partial(tmp_path):
                 time.sleep(0.01)
         finally:
             os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.wait(timeout=60)
             proc.stderr.close()
         assert proc.returncode == -signal.SIGKILL
         n = _check_after_kill(path)

@@ -14,7 +14,9 @@ from d2nn_multitask import BEGIN, END  # noqa: E402
 
 def run(*args):
     cmd = [sys.executable, str(SCRIPT), "--quick", "--tasks", "mnist5k,digits", "--json", *args]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return json.loads(
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+    )
 
 
 def test_the_comparison_writes_its_section_and_resumes(tmp_path):

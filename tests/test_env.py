@@ -144,37 +144,58 @@ def test_same_seed_same_episode():
 
 
 def test_vec_envs_share_one_cache(tmp_path):
+    """Envs in this process (DummyVecEnv) and in worker processes (SubprocVecEnv) write to and
+    read from one result cache: the same candidates a second time are all cache hits."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    cache = str(tmp_path / "shared.sqlite")
-    for vec_cls in (DummyVecEnv, SubprocVecEnv):
-        vec = vec_cls([lambda: CoExploreEnv(quick(min_fps=1.0), mode="one-shot", cache=cache)] * 2)
-        vec.seed(0)
-        vec.reset()
-        actions = np.array([vec.action_space.sample(), vec.action_space.sample()])
-        _, rewards, dones, infos = vec.step(actions)
-        assert dones.all() and len(infos) == 2
-        vec.close()
     from coexplore.slow.cache import ResultCache
 
+    cache = str(tmp_path / "shared.sqlite")
+    space = CoExploreEnv(quick(min_fps=1.0), mode="one-shot").action_space
+    space.seed(0)
+    actions = np.array([space.sample(), space.sample()])
+    runs = []
+    for vec_cls in (DummyVecEnv, SubprocVecEnv):
+        vec = vec_cls([lambda: CoExploreEnv(quick(min_fps=1.0), mode="one-shot", cache=cache)] * 2)
+        vec.reset()
+        _, _, dones, infos = vec.step(actions)
+        vec.close()
+        assert dones.all()
+        runs.append(list(infos))
+    first, second = runs
+    archs = {i["arch"] for i in first}
+    assert len(archs) == 2 and not any(i["pruned"] for i in first + second)  # min 1 frame/s
+    assert not any(i["cache_hit"] for i in first)  # two new architectures: two trainings
+    assert all(i["cache_hit"] for i in second)  # the worker processes found them
+    assert [i["val_acc"] for i in second] == [i["val_acc"] for i in first]
     with ResultCache(cache) as c:
-        assert len(c) >= 1
+        assert len(c) == 2
 
 
 @pytest.mark.parametrize("algo", ["ppo", "maskable-ppo"])
 def test_sb3_agents_learn_on_the_env(algo, tmp_path, monkeypatch):
-    """Real SB3 / sb3-contrib algorithms run their learn() loop on the environment."""
+    """Real SB3 / sb3-contrib algorithms run their learn() loop on the environment: they play
+    its episodes (every candidate evaluated) and update their policy from the rewards."""
+    import torch
+
     monkeypatch.setenv("SB3_LOGDIR", str(tmp_path))
     env = CoExploreEnv(quick(min_fps=1.0), cache=str(tmp_path / "c.sqlite"))
+    records = []
+    env.listeners.append(records.append)
     if algo == "ppo":
         from stable_baselines3 import PPO as Algo
     else:
         from sb3_contrib import MaskablePPO as Algo
     model = Algo("MlpPolicy", env, n_steps=40, batch_size=20, n_epochs=1, seed=0, device="cpu")
+    before = [p.detach().clone() for p in model.policy.parameters()]
     model.learn(total_timesteps=40)  # two episodes of 20 tokens, then one update
-    obs, _ = env.reset(seed=0)
-    action, _ = model.predict(obs, deterministic=True)
-    assert env.action_space.contains(int(action))
+    assert model.num_timesteps == 40 and len(records) == 2
+    assert len(model.ep_info_buffer) == 2
+    rewards = sorted(e["r"] for e in model.ep_info_buffer)
+    assert rewards == pytest.approx(sorted(r.reward for r in records), abs=1e-6)  # Monitor rounds
+    after = list(model.policy.parameters())
+    changed = [not torch.equal(a, b) for a, b in zip(before, after, strict=True)]
+    assert any(changed), "learn() made no update of the policy"
 
 
 def test_custom_agent_example_runs(tmp_path):
@@ -189,6 +210,7 @@ def test_custom_agent_example_runs(tmp_path):
         capture_output=True,
         text=True,
         check=True,
+        timeout=300,
         cwd=tmp_path,
     ).stdout
     assert "episode   1" in out and "best:" in out

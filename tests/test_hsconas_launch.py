@@ -12,7 +12,9 @@ MARKER = "<!-- discussion: hand-written below this line; the script keeps it -->
 
 def run(*args):
     cmd = [sys.executable, str(SCRIPT), "--seeds", "2", "--json", *args]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return json.loads(
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+    )
 
 
 def test_comparison_runs_both_settings_and_resumes(tmp_path):

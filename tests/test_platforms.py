@@ -145,7 +145,9 @@ def plugin_env(tmp_path):
 
 def cli(tmp_path, *args):
     cmd = [sys.executable, "-m", "coexplore.cli.main", *args]
-    proc = subprocess.run(cmd, env=plugin_env(tmp_path), capture_output=True, text=True)
+    proc = subprocess.run(
+        cmd, env=plugin_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

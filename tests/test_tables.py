@@ -72,7 +72,7 @@ def test_a_user_accuracy_table_must_hold_fractions_and_the_cell(tmp_path):
     oracle = TableOracle(path)
     assert oracle.evaluate(SPACE.parse(cell(0))).val_acc == 0.859
     assert np.isnan(oracle.evaluate(SPACE.parse(cell(0))).test_acc)  # no test column
-    with pytest.raises(OracleError, match=r"not in .*1 architectures"):
+    with pytest.raises(OracleError, match=r"'arch' must be one of the table's 1 architectures"):
         oracle.evaluate(SPACE.parse(cell(1)))
 
 
@@ -134,7 +134,7 @@ def test_a_user_hardware_table(tmp_path):
     assert m.power_w == pytest.approx(0.001 * 125.0) and m.edp_js == pytest.approx(0.001 * 0.008)
     metrics = ("latency_s", "throughput_fps", "energy_j", "power_w", "edp_js")
     assert platform.reported_metrics() == metrics
-    with pytest.raises(NotInTableError, match=r"architecture '\|.*' is not in .*fpga\.csv"):
+    with pytest.raises(NotInTableError, match=r"fpga\.csv: field 'arch' must be one of the tab"):
         platform.evaluate(network(2), None, Specs(), None)
     # HW-NAS-Bench-style names, mapped; a batch of 32 per measured pass
     path = write_csv(tmp_path / "hw.csv", ["arch_str", "fpga_latency"], [[cell(0), 4.0]])
@@ -269,3 +269,95 @@ def test_search_cli_on_nb201_table(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 60 and result["pruned"] > 0
     assert result["best"]["val_acc"] > 0.9
+
+
+def partial_scenario(tmp_path, rows: list[str], accuracy_rows: list[str] | None = None):
+    """nb201-table on a user latency CSV of ``rows`` only (Pixel 2's numbers), and optionally
+    a user accuracy CSV of ``accuracy_rows``; paths relative to the scenario's directory."""
+    d = DEVICES.get("pixel2")
+    latency = d.table().column(d.column)
+    index = d.table().index
+    ms = [latency[index[a]] if a in index else 1.0 for a in rows]
+    write_csv(tmp_path / "lat.csv", ["arch_str", "lat"], list(zip(rows, ms, strict=True)))
+    data = scenario_data("nb201-table")
+    data["hardware"] = {
+        "family": "table",
+        "table": "lat.csv",
+        "arch_column": "arch_str",
+        "columns": {"latency_ms": "lat"},  # docs/tables.md's example
+    }
+    if accuracy_rows is not None:
+        acc = TableOracle("nb201-cifar10")
+        values = [[a, acc.evaluate(SPACE.parse(a)).val_acc] for a in accuracy_rows]
+        write_csv(tmp_path / "acc.csv", ["arch", "val_acc"], values)
+        data["slow_phase"] = {"oracle": "table", "table": "acc.csv"}
+    path = tmp_path / "partial.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def reachable(env: CoExploreEnv, prefix: list[int] | None = None) -> set[tuple[int, ...]]:
+    """Every token list the env's masks let an agent complete (depth-first)."""
+    prefix = prefix or []
+    if len(prefix) == len(env.choices):
+        return {tuple(prefix)}
+    return set().union(*(reachable(env, [*prefix, v]) for v in env.possible(prefix)))
+
+
+def test_a_partial_table_restricts_the_masks_to_its_rows(tmp_path):
+    """50 NAS-Bench-201 cells of 15,625 (and one row that is no cell): the masks reach exactly
+    the 50; a built-in table restricts nothing."""
+    rows = [cell(i) for i in np.random.default_rng(3).choice(15_625, 50, replace=False)]
+    env = CoExploreEnv(load_scenario(partial_scenario(tmp_path, [*rows, "not-a-cell"])))
+    assert env.coverage is not None and len(env.coverage) == 50
+    assert env.coverage.outside == ("not-a-cell",)
+    assert reachable(env) == {tuple(SPACE.to_tokens(SPACE.parse(a))) for a in rows}
+    statement = env.coverage.statement()
+    assert "hardware.table covers 50 of at most 15,625" in statement and "not-a-cell" in statement
+    check_env(env, skip_render_check=True)
+    least = env.least_work()
+    assert env.evaluator.candidate(least).arch.canonical in rows  # the target check keeps to it
+    assert CoExploreEnv("nb201-table").coverage is None
+
+
+def test_two_partial_tables_keep_the_search_to_their_common_rows(tmp_path):
+    rows = [cell(i) for i in range(0, 40)]
+    path = partial_scenario(tmp_path, rows[:30], accuracy_rows=rows[10:])
+    env = CoExploreEnv(load_scenario(path))
+    assert env.coverage.sources == ("hardware.table", "slow_phase.table")
+    assert reachable(env) == {tuple(SPACE.to_tokens(SPACE.parse(a))) for a in rows[10:30]}
+
+
+@pytest.mark.parametrize("agent", ["random", "rea", "hsconas", "ppo", "maskable-ppo"])
+def test_every_agent_searches_a_partial_table_within_its_rows(tmp_path, capsys, agent):
+    """The issue's case: a search on a 50-row user table used to fail mid-way with a
+    NotInTableError traceback. Now it says its coverage and proposes only the table's rows."""
+    rows = [cell(i) for i in np.random.default_rng(4).choice(15_625, 50, replace=False)]
+    out = tmp_path / "run"
+    argv = ["search", "--env", str(partial_scenario(tmp_path, rows)), "--agent", agent]
+    argv += ["--episodes", "24", "--out", str(out), "--json", "--quiet", "--wandb-mode"]
+    argv += ["disabled", "--no-report"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["coverage"] == {
+        "sources": ["hardware.table"],
+        "covered": 50,
+        "space_bound": 15_625,
+        "outside_space": 0,
+    }
+    assert "note: hardware.table covers 50 of at most 15,625 architectures" in captured.err
+    records = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    assert len(records) == 24 and {r["arch"] for r in records} <= set(rows)
+
+
+def test_a_table_of_no_architecture_of_the_space_stops_before_the_search(tmp_path, capsys):
+    path = partial_scenario(tmp_path, ["conv3x3-relu", "conv1x1-relu"])
+    out = tmp_path / "run"
+    argv = ["search", "--env", str(path), "--agent", "random", "--episodes", "5"]
+    argv += ["--out", str(out), "--quiet", "--wandb-mode", "disabled"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "field 'hardware.table' must be a table of architectures of the nb201 space" in err
+    assert "'conv3x3-relu'" in err and "Traceback" not in err
+    assert not out.exists()  # nothing left behind: the same --out works once fixed

@@ -12,12 +12,13 @@ back in input order: same seed, same records, whatever the executor.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from coexplore.core.coverage import Coverage
 from coexplore.core.record import CandidateRecord
 from coexplore.data import dataset_shape
 from coexplore.platforms import FastResult, HardwareSpace, NoHardwareTokens
@@ -66,8 +67,21 @@ class CandidateEvaluator:
         if mode == "fixed":
             reference = self.space.parse(self.scenario.hardware.reference)
             self.fixed = self.platform.reference(self.network(reference), self.scenario.specs)
+        self.coverage = Coverage.of(self.space, self._covered(), self.scenario.source)
         self._memo: dict[tuple[int, ...], CandidateRecord] = {}
         self._executor = None
+
+    def _covered(self) -> dict[str, Collection[str] | None]:
+        """The architectures each part answers for (a partial table), by its setting."""
+        named: dict[str, Collection[str] | None] = {}
+        parts = [("slow_phase", self.oracle)]
+        if self.scenario.hardware.mode != "none":
+            parts.insert(0, ("hardware", self.platform))
+        for section, part in parts:
+            covered = getattr(part, "architectures", lambda: None)()
+            if covered is not None:
+                named[f"{section}.{covered[0]}"] = covered[1]
+        return named
 
     # --- candidates --------------------------------------------------------------------------
     @property

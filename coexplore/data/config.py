@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 from typing import Any
 
-from coexplore.config import require_keys
+from coexplore.config import INPUT_DIR, require_keys
 from coexplore.data.errors import DatasetError
 from coexplore.data.sources import DATASETS
 
@@ -23,7 +23,8 @@ class DataConfig:
     """
 
     name: str
-    data_root: str | None = None  # directory of the file-based datasets (mnist, cifar10, ...)
+    # directory of the file-based datasets (mnist, cifar10, ...)
+    data_root: str | None = field(default=None, metadata=INPUT_DIR)
     seed: int = 0  # draws the validation split (and the test split where none is official)
     val_fraction: float = 0.1  # share of the training pool held out for validation
     test_fraction: float = 0.2  # used only by datasets without an official test split

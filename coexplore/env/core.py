@@ -19,6 +19,10 @@ At the last token the evaluator runs the fast phase (a candidate that cannot mee
 pruned with ``reward.penalty`` and never trained), the slow phase and the reward; ``info`` is
 the candidate's record (:class:`~coexplore.core.record.CandidateRecord`, as JSON).
 
+A partial table: when the scenario's table of measurements or accuracies holds only some
+architectures of the space, the masks keep to its rows (:class:`~coexplore.core.coverage.
+Coverage`, ``env.coverage``; None when nothing restricts the space).
+
 Space shrinking: with a ``shrinking:`` section in the scenario (or an agent that calls
 :meth:`CoExploreEnv.shrink`), a :class:`~coexplore.core.shrinking.SpaceShrinker` drops the
 choices whose candidates are dominated on the target hardware; ``action_masks()`` and the
@@ -74,6 +78,7 @@ class CoExploreEnv(gym.Env):
         self.sw_choices = self.evaluator.sw_choices
         self.hardware_space = self.evaluator.hardware_space
         self.choices = self.evaluator.choices
+        self.coverage = self.evaluator.coverage
         n = len(self.choices)
         if mode == "sequential":
             self.action_space = spaces.Discrete(max(self.choices))
@@ -96,6 +101,8 @@ class CoExploreEnv(gym.Env):
         n = len(self.sw_choices)
         if len(prefix) < n:
             possible = self.space.allowed(prefix, self.input_shape[1])
+            if self.coverage is not None:  # a partial table: only the rows it has
+                possible = self.coverage.allowed(prefix, possible)
         else:
             possible = self.hardware_space.allowed(prefix[n:])
         if self.shrinker is None:
@@ -145,12 +152,19 @@ class CoExploreEnv(gym.Env):
 
     def least_work(self) -> list[int]:
         """Tokens of a network with the fewest MACs the space allows (coordinate descent from
-        the first choices, hardware tokens at their first possible value): a stand-in for the
-        fastest network, which no search can beat by much."""
+        the first choices, hardware tokens at their first possible value; the fewest of a
+        partial table's rows): a stand-in for the fastest network, which no search can beat
+        by much."""
         n = len(self.sw_choices)
         tokens: list[int] = []
         for _ in self.choices:
             tokens.append(self.possible(tokens)[0])
+        if self.coverage is not None:  # a partial table: its least-work row
+            macs = [
+                self.evaluator.network(self.space.from_tokens(list(t))).macs
+                for t in self.coverage.tokens
+            ]
+            return [*self.coverage.tokens[int(np.argmin(macs))], *tokens[n:]]
         for _ in range(2):
             for t in range(n):
                 best = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -117,6 +118,12 @@ class Platform(ABC):
         """The metrics this configured platform reports; the class's ``metrics`` unless they
         depend on the settings (the ``table`` family: its file's columns)."""
         return self.metrics
+
+    def architectures(self) -> tuple[str, Collection[str]] | None:
+        """The canonical architectures this platform has answers for, with the setting that
+        names them (``("table", rows)`` for a partial table of measurements); None (the
+        default): any. Searches keep to them (:class:`~coexplore.core.coverage.Coverage`)."""
+        return None
 
     @abstractmethod
     def hardware_space(self) -> HardwareSpace: ...

@@ -54,6 +54,7 @@ def scale_channels(
     widest-by-proxy widths whose fast phase meets every spec (and ``metric`` within ``limit``,
     a stricter target, when given); the narrowest when none does."""
     widths = {t: order for t, order in env.space.width_tokens().items() if t < len(tokens)}
+    coverage = getattr(env, "coverage", None)  # a partial table: only its rows have answers
     score = PROXIES.get(proxy)
     positions = sorted(widths)
     answers: dict[tuple[int, ...], tuple[bool, float | None]] = {}
@@ -65,7 +66,12 @@ def scale_channels(
             out[t] = widths[t][level]
         return out
 
+    def covered(levels: tuple[int, ...]) -> bool:
+        return coverage is None or coverage.covers(build(levels)[: len(env.sw_choices)])
+
     def fits(levels: tuple[int, ...]) -> tuple[bool, float | None]:
+        if not covered(levels):  # a partial table has no answer for it
+            return False, None
         if levels not in answers:
             fast = env.fast_phase(build(levels))
             latency = None if fast is None or fast.metrics is None else fast.metrics.get(metric)
@@ -88,6 +94,8 @@ def scale_channels(
     if not positions:
         return result(())
     narrowest = tuple(0 for _ in positions)
+    if not covered(narrowest):  # a partial table: start from the tokens as they are
+        narrowest = tuple(widths[t].index(tokens[t]) for t in positions)
     combos = math.prod(len(widths[t]) for t in positions)
     if combos <= exhaustive:
         grid = itertools.product(*(range(len(widths[t])) for t in positions))

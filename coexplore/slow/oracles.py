@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -76,6 +76,12 @@ class AccuracyOracle(ABC):
     @abstractmethod
     def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
         """The accuracy of ``arch``; picklable, so executors can run it in worker processes."""
+
+    def architectures(self) -> tuple[str, Collection[str]] | None:
+        """The canonical architectures this oracle has answers for, with the setting that names
+        them (``("table", rows)`` for a partial table of accuracies); None (the default): any.
+        Searches keep to them (:class:`~coexplore.core.coverage.Coverage`)."""
+        return None
 
     def evaluate_job(self, job: tuple) -> Evaluation:
         """``evaluate`` for an ``(arch, seed)`` pair (``(arch, seed, choice)`` for an oracle
@@ -237,6 +243,10 @@ class TableOracle(AccuracyOracle):
                 bad = float(values[(values < 0) | (values > 1)][0])
                 raise ConfigError(self.table, name, "accuracies as fractions in [0, 1]", bad)
         return table, val, test
+
+    def architectures(self) -> tuple[str, Collection[str]] | None:
+        """A user's table covers its rows (a built-in one covers its whole space)."""
+        return None if self.builtin is not None else ("table", self.columns[0].archs)
 
     def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
         from coexplore.tables import NotInTableError

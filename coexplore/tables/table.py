@@ -23,8 +23,9 @@ import numpy as np
 from coexplore.config import ConfigError
 
 
-class NotInTableError(LookupError):
-    """An architecture the table has no row for."""
+class NotInTableError(ConfigError, LookupError):
+    """An architecture the table has no row for (a search keeps to a table's rows:
+    :class:`~coexplore.core.coverage.Coverage`; this is for a candidate named directly)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,8 +54,10 @@ class ArchTable:
             return self.index[arch]
         except KeyError:
             raise NotInTableError(
-                f"architecture {arch!r} is not in {self.source} ({len(self)} architectures, "
-                f"keyed by column {self.arch_column!r})"
+                self.source,
+                self.arch_column,
+                f"one of the table's {len(self)} architectures (this one is not in it)",
+                arch,
             ) from None
 
     def column(self, name: str) -> np.ndarray:

@@ -15,13 +15,13 @@ system and trains every task.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError
+from coexplore.config import INPUT_FILE, ConfigError
 from coexplore.core.metrics import Metrics
 from coexplore.core.specs import Specs
 from coexplore.optics.layout import SLOTS, check_layout, layout_cost
@@ -41,7 +41,7 @@ class DiffractiveHardware:
     per task, each read with the scenario's ``data:`` settings.
     """
 
-    system: str = "slm-visible"
+    system: str = field(default="slm-visible", metadata=INPUT_FILE)
     grid: int | None = None
     slots: int = 5
     tasks: tuple[str, ...] = ("mnist5k",)

@@ -15,13 +15,13 @@ string) in the scenario's space (``needs_space``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError
+from coexplore.config import INPUT_FILE, OUTPUT_FILE, ConfigError
 from coexplore.core.metrics import Metrics
 from coexplore.core.specs import Specs
 from coexplore.platforms.base import PLATFORMS, FastResult, NoHardwareTokens, Platform
@@ -40,7 +40,8 @@ class MeasuredDevice:
     warmup: int = 10
     repeats: int = 5
     rounds: int = 10
-    cache: str | None = None  # an SQLite file of measurements (None: measure every time)
+    # an SQLite file of measurements (None: measure every time); relative: in the run directory
+    cache: str | None = field(default=None, metadata=OUTPUT_FILE)
 
     def measure_config(self):
         from coexplore.latency.measure import MeasureConfig
@@ -121,7 +122,7 @@ class MeasuredPlatform(_DevicePlatform):
 class PredictedDevice:
     """``hardware:`` of the predicted family: the predictor file and how often to check it."""
 
-    predictor: str  # written by `coexplore latency fit`
+    predictor: str = field(metadata=INPUT_FILE)  # written by `coexplore latency fit`
     spot_check: float = 0.0  # share of candidates also measured (same device only)
     measure_new_kernels: bool = True  # measure a kernel the table lacks (same device only)
 

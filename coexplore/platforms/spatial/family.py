@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError
+from coexplore.config import INPUT_FILE, ConfigError
 from coexplore.core.metrics import Metrics
 from coexplore.core.specs import SpecFailure, Specs
 from coexplore.platforms.base import PLATFORMS, FastResult, HardwareSpace, Platform
@@ -42,7 +42,8 @@ LAYER_CACHE_LIMIT = 200_000
 class SpatialHardware:
     """``hardware:`` of the spatial family."""
 
-    template: str = "eyeriss-like"  # a built-in template or a template YAML file
+    # a built-in template or a template YAML file
+    template: str = field(default="eyeriss-like", metadata=INPUT_FILE)
     space: dict[str, Any] | None = None  # the design space; None: the template's own
     search_hardware: bool = True  # hardware tokens; False: the template as it is
     batch: int = 1  # inputs per pass (the N dim)

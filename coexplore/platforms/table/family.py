@@ -15,13 +15,14 @@ There are no hardware tokens and nothing to tune: the fast phase is the lookup.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError
+from coexplore.config import INPUT_FILE, ConfigError
 from coexplore.core.metrics import METRIC_COLUMNS, Metrics
 from coexplore.core.specs import Specs
 from coexplore.platforms.base import PLATFORMS, FastResult, NoHardwareTokens, Platform
@@ -36,7 +37,7 @@ class TableHardware:
     """``hardware:`` of the table family: a built-in ``device`` or a user's ``table``."""
 
     device: str | None = None  # one of coexplore.tables.DEVICES
-    table: str | None = None  # a CSV file (optionally .gz)
+    table: str | None = field(default=None, metadata=INPUT_FILE)  # a CSV (optionally .gz)
     arch_column: str = "arch"  # the user table's column of canonical architecture strings
     columns: dict[str, str] | None = None  # metric column name (latency_ms, …) → the CSV's column
     batch: int | None = None  # inputs per measured pass (a user table; a device knows its own)
@@ -125,6 +126,10 @@ class TablePlatform(Platform):
         if "throughput_fps" not in values and values.get("latency_s"):
             values["throughput_fps"] = batch / values["latency_s"]
         return values
+
+    def architectures(self) -> tuple[str, Collection[str]] | None:
+        """A user's table covers its rows (a built-in device covers NAS-Bench-201's cells)."""
+        return None if self.config.device is not None else ("table", self.columns[0].archs)
 
     def hardware_space(self) -> NoHardwareTokens:
         return NoHardwareTokens()
