@@ -28,12 +28,12 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON file whose top level is a mapping."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(str(path), "<file>", "a readable file", str(exc)) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "<file>", "a readable UTF-8 text file", str(exc)) from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (ValueError, yaml.YAMLError) as exc:  # (YAML's dates raise ValueError: 2024-13-01)
         raise ConfigError(str(path), "<file>", "valid YAML or JSON", str(exc)) from None
     if not isinstance(data, dict):
         raise ConfigError(str(path), "<top level>", "a mapping of field names to values")
@@ -48,11 +48,13 @@ def require_keys(
     prefix: str = "",
 ) -> None:
     """Reject missing required keys and unknown keys, naming the allowed ones."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, prefix or "<top level>", "a mapping of field names to values")
     required, optional = set(required), set(optional)
     where = f"{prefix}." if prefix else ""
     for key in sorted(required - data.keys()):
         raise ConfigError(source, f"{where}{key}", "present (it is required)")
-    unknown = sorted(set(data) - required - optional)
+    unknown = sorted(set(data) - required - optional, key=str)  # (YAML keys may be numbers)
     if unknown:
         allowed = ", ".join(sorted(required | optional))
         raise ConfigError(source, f"{where}{unknown[0]}", f"one of the known fields: {allowed}")
@@ -89,9 +91,10 @@ def resolve_paths(cls: type, values: dict[str, Any], base: str | Path | None) ->
     return out
 
 
-def rebase_outputs(options: Any, base: str | Path) -> Any:
+def rebase_outputs(options: Any, base: str | Path | None) -> Any:
     """``options`` (a settings dataclass) with its relative output paths placed under ``base``
-    (the run directory, or the scenario file's directory for an env made without one)."""
+    (a search's run directory). With no ``base`` (an env made in Python without a run
+    directory) a relative output is not written: it becomes None."""
     if not dataclasses.is_dataclass(options):
         return options
     changes = {}
@@ -99,5 +102,5 @@ def rebase_outputs(options: Any, base: str | Path) -> Any:
         value = getattr(options, f.name)
         output = f.metadata.get("path") == "output" and isinstance(value, str) and value
         if output and not Path(value).is_absolute():
-            changes[f.name] = str(Path(base) / value)
+            changes[f.name] = None if base is None else str(Path(base) / value)
     return dataclasses.replace(options, **changes) if changes else options

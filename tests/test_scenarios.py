@@ -168,3 +168,45 @@ def test_envs_command(capsys):
     assert [t["choices"] for t in rows["coexplore/digits-fpga-v0"]["hardware_tokens"]] == [2, 3]
     assert main(["envs"]) == 0
     assert "coexplore/cifar10-fpga-v0" in capsys.readouterr().out
+
+
+def test_relative_paths_resolve_against_the_scenario_file_or_the_run_directory(
+    tmp_path, monkeypatch
+):
+    """A path in a scenario file is relative to the file's directory, a ``--set`` path to the
+    working directory, and a file the search writes (a measurement cache) to the run
+    directory: never to wherever the process happens to run."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from coexplore.scenario import apply_overrides, load_scenario, scenario_from_dict
+    from coexplore.tables import DEVICES
+
+    table = DEVICES.get("pixel2").table()
+    rows = "".join(f"{a},9.0\n" for a in table.archs[:5])
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "lat.csv").write_text("arch,latency_ms\n" + rows)
+    data = yaml.safe_load(Path(get_scenario("nb201-table").source).read_text())
+    data["hardware"] = {"family": "table", "table": "lat.csv"}
+    data["specs"] = {"latency_s": {"max": 0.05}}
+    path = tmp_path / "scenarios" / "mine.yaml"
+    path.write_text(yaml.safe_dump(data))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    scenario = load_scenario(path)
+    assert scenario.hardware.options.table == str(tmp_path / "scenarios" / "lat.csv")
+    assert scenario.slow_phase.table == "nb201-cifar10"  # a built-in name stays a name
+    (elsewhere / "other.csv").write_text("arch,latency_ms\n" + rows)
+    overridden = apply_overrides(data, ["hardware.table=other.csv"])
+    assert overridden["hardware"]["table"] == str(elsewhere / "other.csv")
+    assert scenario_from_dict(overridden, str(path)).hardware.options.table == str(
+        elsewhere / "other.csv"
+    )
+    cpu = get_scenario("mnist5k-cpu")
+    assert cpu.hardware.options.cache == "latency-cache.sqlite"  # placed when used
+    assert cpu.platform().config.cache is None  # no run directory: not written
+    in_run = dataclasses.replace(cpu, output_dir=str(tmp_path / "run"))
+    assert in_run.platform().config.cache == str(tmp_path / "run" / "latency-cache.sqlite")
