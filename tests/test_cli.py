@@ -205,3 +205,50 @@ def test_every_command_has_its_full_parser():
     assert set(sub.choices) == set(COMMANDS)
     for name, command in sub.choices.items():  # a full parser, not the one-line entry
         assert command.description and len(command._actions) > 1, name
+
+
+# --- help generated from the registries --------------------------------------------------------
+def help_text(capsys, monkeypatch, *argv) -> str:
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per entry: no name wrapped at its hyphen
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_search_help_names_every_registered_agent(capsys, monkeypatch):
+    from coexplore.search.agents import AGENTS, DEFAULT_AGENT
+
+    text = help_text(capsys, monkeypatch, "search")
+    listed = text.partition("\nagents: ")[2].partition(". Example")[0].split(", ")
+    assert listed == [f"{a} (default)" if a == DEFAULT_AGENT else a for a in AGENTS]
+    assert "FPGA" not in text  # candidates carry the design of any family with hardware tokens
+
+
+def test_top_level_help_names_every_platform_family(capsys, monkeypatch):
+    """The families are listed from their registry, and only the commands about FPGA parts
+    speak of FPGAs."""
+    from coexplore.platforms import PLATFORMS, load_platforms
+
+    load_platforms()
+    text = help_text(capsys, monkeypatch)
+    listed = text.partition("Platform families: ")[2].partition(" (see")[0].split(", ")
+    assert listed == list(PLATFORMS) and len(listed) > 1
+    fpga = {line.split()[0] for line in text.splitlines() if "FPGA" in line}
+    assert fpga == {"hw", "compress", "--part-file"}
+
+
+def test_listed_names_follow_their_registries(capsys, monkeypatch):
+    from coexplore.optics import PRESETS as SYSTEMS
+    from coexplore.workloads import PRESETS
+    from coexplore.workloads.suites import WORKLOADS
+
+    text = help_text(capsys, monkeypatch, "accel", "search")
+    assert all(name in text for name in [*WORKLOADS, *PRESETS])
+    text = help_text(capsys, monkeypatch, "optics", "train")  # written out: no torch for help
+    assert all(name in text for name in SYSTEMS)
+
+
+def test_search_and_report_help_do_not_import_torch_wandb_or_sb3():
+    test_light_commands_do_not_import_torch_wandb_or_sb3(
+        [["search", "--help"], ["report", "--help"]]
+    )

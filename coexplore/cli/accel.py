@@ -13,8 +13,13 @@ import yaml
 from coexplore.cli.table import render
 from coexplore.config import load_mapping
 from coexplore.platforms.spatial.network import DEFAULT_MAPPER_BUDGET
+from coexplore.workloads import PRESETS
+from coexplore.workloads.suites import WORKLOADS
 
-NETS = "resnet50, resnet18, dqn, mlp, bert-base, a network preset or a network file"
+NETS = (
+    f"a workload ({', '.join(WORKLOADS)}), a network preset ({', '.join(PRESETS)}) "
+    "or a network file"
+)
 
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:

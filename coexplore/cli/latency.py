@@ -9,6 +9,7 @@ from typing import Any
 
 from coexplore.cli.table import render
 from coexplore.data import SHAPES
+from coexplore.latency import CORRECTIONS
 
 
 def _measure_options(p: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     """What fitting a predictor takes (fit and evaluate), then the measurement settings."""
     p.add_argument("--dataset", default="mnist5k", choices=sorted(SHAPES), help="input shape")
     p.add_argument("--fit", type=int, default=150, help="networks to fit on (default: 150)")
-    p.add_argument("--correction", choices=("ridge", "gbm", "none"), default="ridge")
+    p.add_argument("--correction", choices=CORRECTIONS, default="ridge")
     p.add_argument("--seed", type=int, default=0)
     _measure_options(p)
 

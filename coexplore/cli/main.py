@@ -15,10 +15,13 @@ from coexplore.platforms.fpga_pipeline.parts import register_part_file
 
 # command -> (module defining ``add_parser(sub, help)`` and the command's functions, one line)
 COMMANDS = {
-    "hw": ("coexplore.cli.hw", "FPGA accelerator models: parts, evaluate a design, tune a design"),
+    "hw": (
+        "coexplore.cli.hw",
+        "FPGA accelerator models (family fpga-pipeline): parts, evaluate a design, tune a design",
+    ),
     "accel": (
         "coexplore.cli.accel",
-        "spatial accelerators: templates, evaluate mappings, co-design search (constrained BO)",
+        "spatial accelerators (family spatial): templates, evaluate mappings, co-design search",
     ),
     "train": ("coexplore.cli.train", "train one child network of a search space on a dataset"),
     "compress": (
@@ -41,7 +44,7 @@ COMMANDS = {
     ),
     "search": (
         "coexplore.cli.search",
-        "co-explore networks and FPGA designs on a scenario with an agent",
+        "co-explore networks and hardware on a scenario (any platform family) with an agent",
     ),
     "report": (
         "coexplore.cli.report",
@@ -54,8 +57,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with ``only`` one command's full parser and a one-line entry for
     each other command (``only=""``: one-line entries only)."""
     parser = argparse.ArgumentParser(
-        prog="coexplore",
-        description="Hardware/software co-exploration of neural networks and FPGA accelerators.",
+        prog="coexplore", description=description() if not only else None
     )
     parser.add_argument("--version", action="version", version=f"coexplore {__version__}")
     parser.add_argument(
@@ -72,6 +74,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         else:
             sub.add_parser(name, help=line)
     return parser
+
+
+def description() -> str:
+    """The top-level help's paragraph. The platform families come from their registry (built-in
+    and ``COEXPLORE_PLUGINS``), so a new family is named without an edit here; their modules are
+    torch-free, and loaded only when this help can be shown (no command given)."""
+    from coexplore.platforms import PLATFORMS, load_platforms
+
+    load_platforms()
+    return (
+        "Hardware/software co-exploration of neural networks and the hardware that runs them. "
+        f"Platform families: {', '.join(PLATFORMS)} (see `coexplore platforms`)."
+    )
 
 
 def command_of(argv: list[str]) -> str:

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from coexplore.search.report import REPORT_DIR, write_report
-
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
@@ -16,8 +14,9 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         help=summary,
         description="Read a search run directory (run.json + candidates.jsonl) and write "
         "DIR/report/: Pareto fronts of validation accuracy vs each objective of the scenario "
-        "(FPGA: throughput and energy per image), learning curves (best so far, hypervolume, "
-        "reward), top.csv and a README.md summary. Runs on a finished or an ongoing search.",
+        "(its platform family's metrics, e.g. throughput and energy per image, or latency), "
+        "learning curves (best so far, hypervolume, reward), top.csv and a README.md summary. "
+        "Runs on a finished or an ongoing search.",
     )
     p.add_argument("run_dir", metavar="DIR", help="the run directory of a search")
     p.add_argument(
@@ -68,6 +67,8 @@ def counts_line(summary: dict[str, Any]) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from coexplore.search.report import REPORT_DIR, write_report
+
     summary = write_report(args.run_dir, top_k=args.top)
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -21,21 +21,28 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
+    from coexplore.search.agents import AGENTS, DEFAULT_AGENT  # names only: no torch
+
+    agents = ", ".join(f"{a} (default)" if a == DEFAULT_AGENT else a for a in AGENTS)
     p = sub.add_parser(
         "search",
         help=summary,
         description="Run a co-exploration search: the agent proposes candidates (a child network "
-        "plus an FPGA pipeline) on the scenario's env; the fast phase tunes the hardware and "
-        "prunes what cannot meet the specs; survivors are trained (slow phase) and rewarded. "
-        "Every candidate is appended to OUT/candidates.jsonl and logged to W&B (offline by "
-        "default); at the end OUT/report/ holds the Pareto plots and a summary. A killed search "
-        "continues with --resume.",
-        epilog="agents: ppo (default), a2c, maskable-ppo, recurrent-ppo, reinforce, rea "
-        "(regularised evolution), random. "
+        "plus, where the scenario's platform family has hardware tokens, a hardware design) on "
+        "the scenario's env; the fast phase tunes the hardware and prunes what cannot meet the "
+        "specs; survivors are trained (slow phase) and rewarded. Every candidate is appended to "
+        "OUT/candidates.jsonl and logged to W&B (offline by default); at the end OUT/report/ "
+        "holds the Pareto plots and a summary. A killed search continues with --resume.",
+        epilog=f"agents: {agents}. "
         "Example: coexplore search --env digits-fpga --agent ppo --episodes 120 --seed 0",
     )
     p.add_argument("--env", help="scenario name (see `coexplore envs`) or scenario YAML file")
-    p.add_argument("--agent", help="search agent (default: ppo)")
+    p.add_argument(
+        "--agent",
+        choices=list(AGENTS),
+        metavar="AGENT",
+        help=f"search agent (default: {DEFAULT_AGENT}; see the list below)",
+    )
     p.add_argument(
         "--episodes", type=int, help="candidates to evaluate in all (default: 100)", default=None
     )
@@ -53,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="agent hyperparameter, e.g. learning_rate=3e-4 (repeatable; YAML values); "
-        "overrides the scenario's agents: section",
+        help="agent hyperparameter, e.g. learning_rate=3.0e-4 (repeatable; YAML values, "
+        "checked against the agent's types and ranges before the run starts); overrides the "
+        "scenario's agents: section",
     )
     p.add_argument(
         "--set",
@@ -83,6 +91,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
 
 
 def _config(args: argparse.Namespace):
+    from coexplore.search.agents import DEFAULT_AGENT
     from coexplore.search.runlog import read_run
     from coexplore.search.runner import SearchConfig, default_out
     from coexplore.search.tracking import WandbConfig
@@ -101,7 +110,7 @@ def _config(args: argparse.Namespace):
         if out is None:
             if args.env is None:
                 raise ConfigError("search", "--out", "given with --resume (or --env, ...)")
-            out = default_out(args.env, args.agent or "ppo", args.seed or 0)
+            out = default_out(args.env, args.agent or DEFAULT_AGENT, args.seed or 0)
         run = read_run(out)
         for key, value in given.items():
             if value is not None and value != run[key]:
@@ -120,7 +129,7 @@ def _config(args: argparse.Namespace):
         )
     return SearchConfig(
         env=args.env or "digits-fpga",
-        agent=args.agent or "ppo",
+        agent=args.agent or DEFAULT_AGENT,
         episodes=args.episodes or 100,
         seed=args.seed or 0,
         out=args.out,

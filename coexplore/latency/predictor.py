@@ -33,8 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from coexplore.config import ConfigError
-
-CORRECTIONS = ("ridge", "gbm", "none")
+from coexplore.latency import CORRECTIONS
 
 
 def _model(kind: str, seed: int):

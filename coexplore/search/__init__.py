@@ -2,18 +2,34 @@
 
 from coexplore.search import SearchConfig, run_search
 result = run_search(SearchConfig(env="digits-fpga", agent="ppo", episodes=200, seed=0))
+
+Names load on first use (PEP 562), as in :mod:`coexplore.optics`: a light submodule (the agent
+names that ``coexplore search --help`` lists) then imports without the runner and torch.
 """
 
-from coexplore.search.agents import AGENTS, Agent, make_agent
-from coexplore.search.runner import SearchConfig, SearchResult, run_search
-from coexplore.search.tracking import WandbConfig
+from __future__ import annotations
 
-__all__ = [
-    "AGENTS",
-    "Agent",
-    "SearchConfig",
-    "SearchResult",
-    "WandbConfig",
-    "make_agent",
-    "run_search",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "AGENTS": "agents",
+    "Agent": "agents",
+    "make_agent": "agents",
+    "SearchConfig": "runner",
+    "SearchResult": "runner",
+    "run_search": "runner",
+    "WandbConfig": "tracking",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

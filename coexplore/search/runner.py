@@ -29,7 +29,7 @@ from coexplore.core.metrics import METRIC_INFO, format_metric
 from coexplore.core.record import CandidateRecord
 from coexplore.env.core import CoExploreEnv
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
-from coexplore.search.agents import DEFAULT_AGENT, make_agent
+from coexplore.search.agents import AGENTS, DEFAULT_AGENT, check_agent_sections, make_agent
 from coexplore.search.pareto import hv_reference, hypervolume
 from coexplore.search.runlog import (
     CACHE_FILE,
@@ -164,6 +164,9 @@ class Search:
             data = apply_overrides(load_mapping(path), list(config.overrides))
             scenario = scenario_from_dict(data, str(path))
             params = {**scenario.agents.get(config.agent, {}), **config.agent_params}
+            # before the run directory exists: a bad parameter leaves nothing behind
+            check_agent_sections(scenario.agents, str(path))
+            AGENTS.get(config.agent).check_params(params)
             meta = {
                 "env": config.env,
                 "scenario": scenario.name,

@@ -28,9 +28,9 @@ import numpy as np
 
 from coexplore.config import ConfigError
 from coexplore.search.agents.base import (
+    AT_LEAST_ONE,
     Agent,
     begin_batch,
-    check_params,
     end_batch,
     masked_choices,
 )
@@ -43,25 +43,18 @@ Member = tuple[Tokens, float, Possible]  # (tokens, reward, possible)
 class RegularizedEvolutionAgent(Agent):
     name = "rea"
     defaults = {"population": 50, "sample_size": 10, "batch_episodes": 1}
+    limits = dict.fromkeys(defaults, AT_LEAST_ONE)
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
-        check_params(self.name, params, set(self.defaults))
         super().__init__(env, seed, **params)
-        population = self._int_param("population", 1)
-        self._int_param("sample_size", 1, population)
-        self._int_param("batch_episodes", 1)
         self.rng = np.random.default_rng(seed)
         self.population: deque[Member] = deque()
 
-    def _int_param(self, key: str, low: int, high: int | None = None) -> int:
-        value = self.params[key]
-        allowed = f"an integer >= {low}" + ("" if high is None else f" and <= population {high}")
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)):
-            raise ConfigError(f"agent {self.name}", key, allowed, value)
-        if value != int(value) or value < low or (high is not None and value > high):
-            raise ConfigError(f"agent {self.name}", key, allowed, value)
-        self.params[key] = int(value)
-        return int(value)
+    @classmethod
+    def check_together(cls, params: dict[str, Any], source: str) -> None:
+        if params["sample_size"] > params["population"]:
+            allowed = f"an integer >= 1 and <= population {params['population']}"
+            raise ConfigError(source, "sample_size", allowed, params["sample_size"])
 
     # --- breeding ------------------------------------------------------------------------------
     def _parent(self, population: list[Member]) -> Member:

@@ -36,9 +36,11 @@ from coexplore.config import ConfigError
 from coexplore.core.metrics import METRIC_INFO
 from coexplore.core.shrinking import ShrinkConfig, cost
 from coexplore.search.agents.base import (
+    AT_LEAST_ONE,
+    UNIT,
     Agent,
+    Param,
     begin_batch,
-    check_params,
     end_batch,
     masked_choices,
 )
@@ -106,20 +108,22 @@ class HSCoNASAgent(Agent):
         "keep": 0.5,
         "metric": None,
     }
+    limits = {
+        "population": Param(low=2),
+        "crossover": UNIT,
+        "max_age": AT_LEAST_ONE,
+        "proxy": Param(choices=tuple(PROXIES)),
+        "exhaustive": AT_LEAST_ONE,
+        "margin": Param(low=0, high=1, high_open=True),
+        "min_samples": AT_LEAST_ONE,
+        "max_drop": AT_LEAST_ONE,
+        "keep": UNIT,
+        "metric": Param(type=str | None, choices=tuple(METRIC_INFO)),
+    }
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
-        check_params(self.name, params, set(self.defaults))
         super().__init__(env, seed, **params)
         p = self.params
-        for key, low in (("population", 2), ("max_age", 1), ("exhaustive", 1)):
-            if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < low:
-                raise ConfigError(f"agent {self.name}", key, f"an integer >= {low}", p[key])
-        if not isinstance(p["margin"], int | float) or not 0 <= p["margin"] < 1:
-            raise ConfigError(f"agent {self.name}", "margin", "a share in [0, 1)", p["margin"])
-        if not 0 <= p["crossover"] <= 1:
-            raise ConfigError(f"agent {self.name}", "crossover", "a probability", p["crossover"])
-        if p["proxy"] not in PROXIES:
-            raise ConfigError(f"agent {self.name}", "proxy", f"one of {list(PROXIES)}", p["proxy"])
         self.env_ = env.unwrapped
         scenario = self.env_.scenario
         objectives = scenario.objectives

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from coexplore.search.agents.base import (
+    AT_LEAST_ONE,
     Agent,
     begin_batch,
-    check_params,
     end_batch,
     masked_choices,
 )
@@ -22,14 +22,14 @@ from coexplore.search.agents.base import (
 class RandomAgent(Agent):
     name = "random"
     defaults = {"batch_episodes": 8}
+    limits = {"batch_episodes": AT_LEAST_ONE}
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
-        check_params(self.name, params, set(self.defaults))
         super().__init__(env, seed, **params)
         self.rng = np.random.default_rng(seed)
 
     def run(self, episodes: int) -> int:
-        n = min(episodes, int(self.params["batch_episodes"]))
+        n = min(episodes, self.params["batch_episodes"])
         deferred = begin_batch(self.env) if n > 0 else False
         for _ in range(n):
             self.env.reset()

@@ -16,7 +16,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from coexplore.search.agents.base import Agent, begin_batch, check_params, end_batch
+from coexplore.search.agents.base import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    UNIT,
+    Agent,
+    begin_batch,
+    end_batch,
+)
 
 
 class Controller(nn.Module):
@@ -41,14 +49,22 @@ class ReinforceAgent(Agent):
         "temperature": 1.0,
         "max_grad_norm": 5.0,
     }
+    limits = {
+        "hidden": AT_LEAST_ONE,
+        "learning_rate": POSITIVE,
+        "baseline_decay": UNIT,
+        "entropy_coef": NON_NEGATIVE,
+        "batch_episodes": AT_LEAST_ONE,
+        "temperature": POSITIVE,
+        "max_grad_norm": POSITIVE,
+    }
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
-        check_params(self.name, params, set(self.defaults))
         super().__init__(env, seed, **params)
         self.choices = list(env.get_wrapper_attr("choices"))
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            self.controller = Controller(self.choices, int(self.params["hidden"]))
+            self.controller = Controller(self.choices, self.params["hidden"])
         self.optimizer = torch.optim.RMSprop(
             self.controller.parameters(), lr=float(self.params["learning_rate"])
         )
@@ -78,7 +94,7 @@ class ReinforceAgent(Agent):
         return float(reward), log_prob, entropy
 
     def run(self, episodes: int) -> int:
-        n = min(episodes, int(self.params["batch_episodes"]))
+        n = min(episodes, self.params["batch_episodes"])
         if n < 1:
             return 0
         deferred = begin_batch(self.env)

@@ -5,7 +5,10 @@ Each wraps the SB3 algorithm on a one-env ``DummyVecEnv``. A rollout holds
 update — and every checkpoint the runner takes after it — falls between two episodes. The
 reward comes only at a candidate's end, so ``gamma`` and ``gae_lambda`` default to 1 (Monte
 Carlo returns). Any other keyword of the SB3 class (``learning_rate``, ``ent_coef``,
-``policy_kwargs``, …) passes through; an unknown one is an error listing the known ones.
+``policy_kwargs``, …) passes through, checked first: its type comes from the class's signature
+(the part YAML can give: a number for ``learning_rate``, not a schedule), its range from
+``_LIMITS``, the keys of ``policy_kwargs`` from the policy's signature; an unknown one is an
+error listing the known ones.
 
 With a parallel executor a rollout's candidates are evaluated as one batch: the policy is fixed
 during a rollout and its actions depend on the observations (tokens) only, so the env defers
@@ -17,24 +20,55 @@ from __future__ import annotations
 
 import importlib
 import io
+from dataclasses import replace
 from typing import Any, ClassVar
 
+import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from coexplore.config import ConfigError
 from coexplore.search.agents.base import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    UNIT,
     Agent,
+    Param,
     begin_batch,
-    check_params,
     end_batch,
     global_rng_state,
     set_global_rng_state,
-    signature_params,
+    signature_specs,
 )
 
-# Set by the agent itself, never by the user.
+# Set by the agent itself, never by the user; gSDE needs continuous actions (the env's are not).
 _FIXED = {"policy", "env", "seed", "n_steps", "verbose", "tensorboard_log", "_init_setup_model"}
+_FIXED |= {"use_sde", "sde_sample_freq"}
+# Set by the algorithm for its policy.
+_POLICY_FIXED = {"observation_space", "action_space", "lr_schedule", "use_sde"}
+
+# The ranges SB3's keywords need (of the algorithms' and their policies'; types come from the
+# signatures), and the agent's own ``episodes_per_update``.
+_LIMITS = {
+    "episodes_per_update": AT_LEAST_ONE,
+    "learning_rate": POSITIVE,
+    "n_epochs": AT_LEAST_ONE,
+    "batch_size": AT_LEAST_ONE,
+    "gamma": UNIT,
+    "gae_lambda": UNIT,
+    "clip_range": POSITIVE,
+    "clip_range_vf": POSITIVE,
+    "ent_coef": NON_NEGATIVE,
+    "vf_coef": NON_NEGATIVE,
+    "max_grad_norm": POSITIVE,
+    "target_kl": POSITIVE,
+    "rms_prop_eps": POSITIVE,
+    "stats_window_size": AT_LEAST_ONE,
+    "lstm_hidden_size": AT_LEAST_ONE,
+    "n_lstm_layers": AT_LEAST_ONE,
+}
 
 
 class _StopAfter(BaseCallback):
@@ -90,20 +124,49 @@ class SB3Agent(Agent):
         "learning_rate": 1e-3,
         "device": "cpu",  # a small MLP runs faster on the CPU than through a GPU
     }
+    limits = _LIMITS
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
-        module, cls_name = self.algorithm.split(":")
-        self.cls = getattr(importlib.import_module(module), cls_name)
-        allowed = (signature_params(self.cls.__init__) - _FIXED) | {"episodes_per_update"}
-        check_params(self.name, params, allowed)
         super().__init__(env, seed, **params)
+        self.cls = self.algorithm_class()
         kwargs = dict(self.params)
-        steps = len(env.get_wrapper_attr("choices")) * int(kwargs.pop("episodes_per_update"))
-        if "batch_size" in allowed:
+        steps = len(env.get_wrapper_attr("choices")) * kwargs.pop("episodes_per_update")
+        if "batch_size" in self.param_specs():
             kwargs.setdefault("batch_size", steps)  # one minibatch: the whole rollout
         self.vec_env = DummyVecEnv([lambda: env])
         self.model = self.cls(self.policy, self.vec_env, n_steps=steps, seed=seed, **kwargs)
         self._quiet()
+
+    @classmethod
+    def algorithm_class(cls) -> type:
+        module, name = cls.algorithm.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    @classmethod
+    def param_specs(cls) -> dict[str, Param]:
+        """The SB3 class's keywords (less those the agent sets), typed from its signature, plus
+        ``episodes_per_update``; ``policy_kwargs`` knows its policy's keywords."""
+        algorithm = cls.algorithm_class()
+        specs = super().param_specs() | signature_specs(algorithm, cls.limits, _FIXED)
+        if "policy_kwargs" in specs:
+            policy = algorithm.policy_aliases[cls.policy]
+            fields = signature_specs(policy, cls.limits, _POLICY_FIXED)
+            specs["policy_kwargs"] = replace(specs["policy_kwargs"], fields=fields)
+        return specs
+
+    @classmethod
+    def check_together(cls, params: dict[str, Any], source: str) -> None:
+        if params.get("batch_size") == 1 and params.get("normalize_advantage", True):
+            # SB3 normalises advantages over a minibatch: one sample has no spread
+            allowed = "an integer >= 2 (or normalize_advantage: false)"
+            raise ConfigError(source, "batch_size", allowed, 1)
+        device = params["device"]
+        try:
+            if device != "auto":
+                torch.device(device)
+        except RuntimeError:
+            allowed = "a torch device: auto, cpu, cuda, cuda:N, ..."
+            raise ConfigError(source, "device", allowed, device) from None
 
     def _quiet(self) -> None:
         # A logger with no outputs: SB3 would otherwise create an SB3-* folder per learn().
