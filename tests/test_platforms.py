@@ -231,6 +231,8 @@ def test_every_scenario_is_deterministic(name, tmp_path):
     s = get_scenario(name)
     train = dataclasses.replace(s.slow_phase.train, epochs=1)
     s = dataclasses.replace(s, slow_phase=dataclasses.replace(s.slow_phase, train=train))
+    # a run directory of its own: the measured family's cache (shared by both) goes there
+    s = dataclasses.replace(s, output_dir=str(tmp_path))
     rng = np.random.default_rng(0)
     if s.hardware.family == "predicted":  # its predictor file is fitted per machine
         s, tokens = with_small_predictor(s, tmp_path, rng)
