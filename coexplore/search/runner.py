@@ -16,6 +16,7 @@ import json
 import os
 import pickle
 import secrets
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -72,6 +73,7 @@ class SearchResult:
     best: CandidateRecord | None
     wall_s: float
     report: dict[str, Any] | None = None
+    coverage: dict[str, Any] | None = None  # a partial table's rows the search kept to
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -101,16 +103,21 @@ class Search:
         self.meta = self._prepare(config, resume)
         self.run_dir = Path(self.meta["out"])
         self.target = self.meta["episodes"]
-        self.scenario = run_scenario(self.meta)
+        # relative output paths of the scenario (a measurement cache) go into the run directory
+        self.scenario = replace(run_scenario(self.meta), output_dir=str(self.run_dir))
         self.objectives = self.scenario.objectives
         self.log = RunLog(self.run_dir)
-        evaluator = CandidateEvaluator(
-            self.scenario, cache=str(self.run_dir / CACHE_FILE), run_dir=str(self.run_dir)
-        )
-        self.env = CoExploreEnv(self.scenario, evaluator=evaluator)
-        self.env.preload(self.log.records)
         try:
+            evaluator = CandidateEvaluator(
+                self.scenario, cache=str(self.run_dir / CACHE_FILE), run_dir=str(self.run_dir)
+            )
+            self.env = CoExploreEnv(self.scenario, evaluator=evaluator)
+            self.env.preload(self.log.records)
             self.env.check_target()
+            self.env.listeners.append(self._on_record)
+            self.agent = make_agent(
+                self.meta["agent"], self.env, self.meta["seed"], **self.meta["agent_params"]
+            )
         except ConfigError:
             if not self.log.records:  # a new run that cannot start leaves nothing behind
                 self.log.close()
@@ -119,10 +126,6 @@ class Search:
                 with contextlib.suppress(OSError):
                     self.run_dir.rmdir()  # only when it is empty
             raise
-        self.env.listeners.append(self._on_record)
-        self.agent = make_agent(
-            self.meta["agent"], self.env, self.meta["seed"], **self.meta["agent_params"]
-        )
         self.episode = 0
         checkpoint = self.run_dir / CHECKPOINT_FILE
         if resume and checkpoint.exists():
@@ -237,6 +240,8 @@ class Search:
             disable=not progress,
             dynamic_ncols=True,
         ) as self._bar:
+            if self.env.coverage is not None:  # said even with --quiet: it shapes the search
+                tqdm.write(f"note: {self.env.coverage.statement()}", file=sys.stderr)
             stats = summarize(self.log.records, self.objectives)
             self._bar.set_postfix(_postfix(stats, self.objectives))
             while self.episode < self.target:
@@ -266,6 +271,7 @@ class Search:
             best=stats["best"],
             wall_s=stats["wall_s"],
             report=written,
+            coverage=None if self.env.coverage is None else self.env.coverage.to_json(),
         )
 
 
