@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,7 @@ class ConfigError(ValueError):
     """A user file or argument is wrong: says where, which field, and what is allowed."""
 
     def __init__(self, source: str, field: str, allowed: str, got: Any = None) -> None:
+        field = str(field)  # (a key of a user's mapping may be a number, true or null)
         self.source, self.field, self.allowed, self.got = source, field, allowed, got
         detail = f" (got {got!r})" if got is not None else ""
         super().__init__(f"{source}: field '{field}' must be {allowed}{detail}")
@@ -29,8 +31,8 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), "<file>", "a readable UTF-8 text file", str(exc)) from None
+    except (OSError, ValueError) as exc:  # (a NUL in the name, or not UTF-8)
+        raise ConfigError(str(path), "<file>", "a readable file (UTF-8 text)", str(exc)) from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:  # (YAML's dates raise ValueError: 2024-13-01)
@@ -58,6 +60,36 @@ def require_keys(
     if unknown:
         allowed = ", ".join(sorted(required | optional))
         raise ConfigError(source, f"{where}{unknown[0]}", f"one of the known fields: {allowed}")
+
+
+def check_number(
+    value: Any,
+    source: str,
+    field: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    integer: bool = False,
+    above: bool = False,
+    allowed: str | None = None,
+) -> Any:
+    """``value`` if it is a finite number (an integer with ``integer``; 4.0 counts as 4) at
+    least ``low`` (more than ``low`` with ``above``) and at most ``high``; else a ConfigError
+    naming ``field`` and the rule (or ``allowed``, its words). Integers come back as ``int``."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and isinstance(value, float):
+        ok = math.isfinite(value) and (not integer or value.is_integer())
+    if ok and low is not None:
+        ok = value > low if above else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        rule = [f"{'>' if above else '>='} {low:g}"] if low is not None else []
+        rule += [f"<= {high:g}"] if high is not None else []
+        kind = "an integer" if integer else "a number"
+        allowed = allowed or " ".join([kind, " and ".join(rule)]).strip()
+        raise ConfigError(source, field, allowed, value)
+    return int(value) if integer else value
 
 
 # Path fields of settings dataclasses say what they hold in their metadata, so one rule resolves

@@ -140,6 +140,10 @@ def evaluate_report(template: str, net: str, mappings: dict | None, hardware: di
         unknown = [k for k in hardware if k not in space.names]
         if unknown:
             raise ConfigError(source, f"hardware.{unknown[0]}", f"one of {space.names}")
+        for p in space.params:
+            if p.name in hardware and hardware[p.name] not in p.choices:
+                allowed = f"one of its choices {list(p.choices)}"
+                raise ConfigError(source, f"hardware.{p.name}", allowed, hardware[p.name])
         values = {**{p.name: p.baseline(base) for p in space.params}, **hardware}
         design = apply(base, space.params, values)
     workload = load_workload(net, batch)

@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 
 from coexplore.cli.table import render
-from coexplore.config import load_mapping
 from coexplore.platforms.spatial.network import DEFAULT_MAPPER_BUDGET
 from coexplore.workloads import PRESETS
 from coexplore.workloads.suites import WORKLOADS
@@ -156,9 +155,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     mappings = hardware = None
     if args.mapping:
-        data = load_mapping(args.mapping)
-        hardware = data.get("hardware")
-        mappings = read_mapping_file(args.mapping)
+        mappings, hardware = read_mapping_file(args.mapping)
     report = evaluate_report(
         args.template,
         args.net,

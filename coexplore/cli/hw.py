@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from coexplore.cli.table import render
-from coexplore.config import ConfigError, load_mapping
+from coexplore.config import ConfigError
 from coexplore.core.specs import Specs
 from coexplore.platforms.fpga_pipeline.fast_phase import metrics_from_pipeline
 from coexplore.platforms.fpga_pipeline.parts import PARTS, get_part
@@ -16,9 +16,10 @@ from coexplore.platforms.fpga_pipeline.pipeline import (
     HardwareDesign,
     PipelineMetrics,
     evaluate_pipeline,
+    read_design_file,
 )
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
-from coexplore.platforms.fpga_pipeline.sparse import Compression
+from coexplore.platforms.fpga_pipeline.sparse import read_compression_file
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
 from coexplore.platforms.fpga_pipeline.tuning.tuners import TUNERS
 from coexplore.workloads import PRESETS, Network, load_network
@@ -171,13 +172,10 @@ def cmd_parts(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     network = load_network(args.net)
-    data = load_mapping(args.design)
-    data = data.get("hardware", data)  # a `hw tune --json` report holds the design here
-    hardware = HardwareDesign.from_dict(data, args.design)
     compression = None
     if args.compression:
-        compression = Compression.from_dict(load_mapping(args.compression), args.compression)
-        compression.check(network.layers, args.compression)
+        compression = read_compression_file(args.compression, network)
+    hardware = read_design_file(args.design, network)
     metrics = evaluate_pipeline(network, hardware, compression)
     report = _report(network, hardware, metrics, _specs(args))
     if compression is not None:

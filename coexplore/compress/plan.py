@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coexplore.config import ConfigError, load_mapping
+from coexplore.config import ConfigError, check_number, load_mapping
 from coexplore.workloads.layer import Layer
 
 SCHEDULES = ("size", "uniform", "ops")
@@ -40,15 +40,12 @@ class LayerPlan:
     bits: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.keep, bool) or not isinstance(self.keep, (int, float)):
-            raise ConfigError("layer plan", "keep", "a number in (0, 1]", self.keep)
-        if not 0 < self.keep <= 1:
-            raise ConfigError("layer plan", "keep", "a kept fraction in (0, 1]", self.keep)
-        object.__setattr__(self, "keep", float(self.keep))
+        fraction = "a kept fraction in (0, 1]"
+        keep = check_number(self.keep, "layer plan", "keep", 0, 1, above=True, allowed=fraction)
+        object.__setattr__(self, "keep", float(keep))
         if self.bits is not None:
-            if isinstance(self.bits, bool) or int(self.bits) != self.bits or self.bits < 1:
-                raise ConfigError("layer plan", "bits", "an integer >= 1", self.bits)
-            object.__setattr__(self, "bits", int(self.bits))
+            bits = check_number(self.bits, "layer plan", "bits", 1, integer=True)
+            object.__setattr__(self, "bits", bits)
 
 
 Plan = dict[str, LayerPlan]
@@ -148,7 +145,7 @@ def read_plan_file(path: str | Path, layers: Sequence[Layer]) -> Plan:
         entry = value if isinstance(value, Mapping) else {"keep": value}
         unknown = set(entry) - {"keep", "bits"}
         if unknown:
-            raise ConfigError(source, f"{name}.{sorted(unknown)[0]}", "keep or bits")
+            raise ConfigError(source, f"{name}.{sorted(unknown, key=str)[0]}", "keep or bits")
         try:
             plan[name] = LayerPlan(**entry)
         except ConfigError as exc:

@@ -215,9 +215,9 @@ DEFAULT_REWARD = "hotnas"
 
 def reward_from_config(data: Any, source: str) -> Reward:
     """The reward a scenario's ``reward:`` section names (default ``hotnas``), validated."""
-    from coexplore.scenario.validate import build
+    from coexplore.scenario.validate import build, section
 
-    data = dict(data or {})
+    data = section(data, source, "reward")
     name = data.pop("name", DEFAULT_REWARD)
     if name not in REWARDS:
         raise ConfigError(source, "reward.name", f"one of {list(REWARDS)}", name)

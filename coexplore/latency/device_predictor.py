@@ -11,6 +11,7 @@ The file is a pickle (the scikit-learn model inside it is): load only files you 
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError
+from coexplore.config import ConfigError, check_number, require_keys
 from coexplore.latency.device import fingerprint, require_device
 from coexplore.latency.experiment import (
     device_data,
@@ -29,6 +30,7 @@ from coexplore.latency.experiment import (
 )
 from coexplore.latency.kernels import distinct_kernels, kernel_sum, signature
 from coexplore.latency.lab import Lab
+from coexplore.latency.measure import MeasureConfig
 from coexplore.latency.predictor import LatencyPredictor
 from coexplore.spaces.base import SearchSpace
 from coexplore.workloads.layer import Network
@@ -95,21 +97,43 @@ class DevicePredictor:
 
     @classmethod
     def load(cls, path: str | Path) -> DevicePredictor:
+        """A predictor file, every field checked: errors name the file and the field."""
+        source = str(path)
         try:
             data = pickle.loads(Path(path).read_bytes())
-        except FileNotFoundError:
-            raise ConfigError(
-                str(path), "predictor", "a file written by coexplore latency fit"
-            ) from None
-        except (pickle.UnpicklingError, EOFError, AttributeError) as exc:
-            raise ConfigError(
-                str(path), "predictor", "a coexplore latency fit file", str(exc)
-            ) from None
+        except OSError as exc:
+            allowed = "a file written by coexplore latency fit"
+            raise ConfigError(source, "<file>", allowed, str(exc)) from None
+        except Exception as exc:  # unpickling garbage raises almost anything
+            allowed = "a coexplore latency fit file"
+            raise ConfigError(source, "<file>", allowed, f"{type(exc).__name__}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != VERSION:
-            raise ConfigError(str(path), "version", f"{VERSION} (coexplore latency fit)")
-        data.pop("version")
-        data["source"] = str(path)
-        return cls(**data)
+            got = data.get("version") if isinstance(data, dict) else type(data).__name__
+            raise ConfigError(source, "version", f"{VERSION} (coexplore latency fit)", got)
+        data = {k: v for k, v in data.items() if k != "version"}
+        fields = [f.name for f in dataclasses.fields(cls)]
+        require_keys(data, source, set(fields) - {"source"}, {"source"})
+        if not isinstance(data["predictor"], LatencyPredictor):
+            raise ConfigError(source, "predictor", "a fitted LatencyPredictor")
+        data["predictor"].check_fitted(source)
+        for name in ("kernels", "device"):
+            if not isinstance(data[name], dict):
+                raise ConfigError(source, name, "a mapping", data[name])
+        for kernel, seconds in data["kernels"].items():
+            check_number(seconds, source, f"kernels.{kernel}", 0, above=True)
+        require_keys(data["settings"], source, set(MeasureConfig().key()), prefix="settings")
+        try:
+            MeasureConfig(**data["settings"])
+        except ConfigError as err:
+            raise ConfigError(source, f"settings.{err.field}", err.allowed, err.got) from None
+        if not isinstance(data["space"], str):
+            raise ConfigError(source, "space", "a search space's name", data["space"])
+        shape = data["input_shape"]
+        if not isinstance(shape, tuple | list) or len(shape) != 3:
+            raise ConfigError(source, "input_shape", "(channels, height, width)", shape)
+        for i, v in enumerate(shape):
+            check_number(v, source, f"input_shape[{i}]", 1, integer=True)
+        return cls(**{**data, "input_shape": tuple(shape), "source": source})
 
 
 def fit_device_predictor(

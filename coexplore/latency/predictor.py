@@ -20,6 +20,7 @@ of the measured latency, plus RMSE and Spearman's rank correlation.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from coexplore.config import ConfigError
+from coexplore.config import ConfigError, check_number
 from coexplore.latency import CORRECTIONS
 
 
@@ -65,6 +66,28 @@ class LatencyPredictor:
             raise ConfigError(
                 "predictor", "correction", f"one of {list(CORRECTIONS)}", self.correction
             )
+
+    def check_fitted(self, source: str, where: str = "predictor.") -> None:
+        """That this predictor, as read from a file, is a fitted one: a ConfigError naming
+        ``source`` and the field otherwise."""
+        names = [f.name for f in dataclasses.fields(self)]
+        missing = [n for n in names if n not in vars(self)]
+        if missing:
+            raise ConfigError(source, f"{where}{missing[0]}", "present (a fitted predictor)")
+        if self.correction not in CORRECTIONS:
+            allowed = f"one of {list(CORRECTIONS)}"
+            raise ConfigError(source, f"{where}correction", allowed, self.correction)
+        if not isinstance(self.base_from_lut, bool):
+            raise ConfigError(source, f"{where}base_from_lut", "true or false", self.base_from_lut)
+        check_number(self.n_fit, source, f"{where}n_fit", 10, integer=True)
+        check_number(self.rel_sd, source, f"{where}rel_sd", 0)
+        lut = self.lut
+        if self.base_from_lut and not (
+            isinstance(lut, np.ndarray) and lut.ndim == 1 and np.isfinite(lut).all()
+        ):
+            raise ConfigError(source, f"{where}lut", "the fitted lookup table (finite numbers)")
+        if self.model is not None and not callable(getattr(self.model, "predict", None)):
+            raise ConfigError(source, f"{where}model", "a fitted model or null", type(self.model))
 
     def _base(self, features: np.ndarray, base: np.ndarray | None) -> np.ndarray:
         if not self.base_from_lut:

@@ -14,11 +14,11 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -68,19 +68,30 @@ class SLMCurve:
 
     @classmethod
     def from_csv(cls, path: str | Path) -> SLMCurve:
-        """A CSV with columns ``level``, ``phase_rad``, ``amplitude`` (one row per level)."""
-        rows = list(csv.DictReader(Path(path).read_text().splitlines()))
-        need = {"level", "phase_rad", "amplitude"}
-        if not rows or not need <= set(rows[0]):
-            raise ConfigError(str(path), "columns", "level, phase_rad, amplitude")
-        rows.sort(key=lambda r: int(r["level"]))
-        if [int(r["level"]) for r in rows] != list(range(len(rows))):
-            raise ConfigError(str(path), "level", "the levels 0, 1, …, L−1, each once")
-        return cls(
-            tuple(float(r["phase_rad"]) for r in rows),
-            tuple(float(r["amplitude"]) for r in rows),
-            str(path),
-        )
+        """A CSV with columns ``level`` (0, 1, …, L−1, in any order), ``phase_rad`` and
+        ``amplitude`` (finite numbers), one row per level."""
+        from coexplore.tables import read_table
+
+        try:  # the one reader of CSVs: its errors name the file and the cell
+            table = read_table(path, "level")
+        except ConfigError as err:
+            if err.field != "level":
+                raise
+            allowed = "a column of the levels 0, 1, …, L−1, each once"
+            raise ConfigError(err.source, "level", allowed, err.got) from None
+        source = table.source
+        if sorted(table.archs, key=lambda v: (len(v), v)) != [str(i) for i in range(len(table))]:
+            raise ConfigError(source, "level", "the levels 0, 1, …, L−1, each once", table.archs)
+        order = np.argsort([int(level) for level in table.archs])
+        columns = {}
+        for name in ("phase_rad", "amplitude"):
+            values = table.column(name)[order]
+            if not np.isfinite(values).all():
+                raise ConfigError(
+                    source, name, "finite numbers", float(values[~np.isfinite(values)][0])
+                )
+            columns[name] = tuple(float(v) for v in values)
+        return cls(columns["phase_rad"], columns["amplitude"], source)
 
     @property
     def levels(self) -> int:

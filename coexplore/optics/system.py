@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import nn
 
-from coexplore.config import ConfigError, load_mapping
+from coexplore.config import ConfigError, check_number, load_mapping, require_keys
 from coexplore.optics.layers import PhaseLayer, SLMCurve, SLMLayer
 
 
@@ -41,14 +41,18 @@ class OpticalSystem:
     def __post_init__(self) -> None:
         src = f"optical system {self.name}"
         for key in ("wavelength", "pitch", "distance"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                raise ConfigError(src, key, "a positive length in metres", v)
+            allowed = "a positive length in metres"
+            check_number(getattr(self, key), src, key, 0, above=True, allowed=allowed)
         integers = {"n": 2, "layers": 1, "pad": 1, "input_size": 1, "detector_size": 1}
         for key, low in integers.items():
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ConfigError(src, key, f"an integer >= {low}", v)
+        if not isinstance(self.name, str):
+            raise ConfigError(src, "name", "a string", self.name)
+        curve = self.slm_curve
+        if curve is not None and (not isinstance(curve, str) or not curve.strip()):
+            raise ConfigError(src, "slm_curve", "a CSV file or null", curve)
         if self.input_size > self.n:
             raise ConfigError(src, "input_size", f"at most the grid, {self.n}", self.input_size)
         if self.modulation not in MODULATIONS:
@@ -56,19 +60,24 @@ class OpticalSystem:
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> OpticalSystem:
-        if not isinstance(data, dict):
-            raise ConfigError(source, "system", "a mapping of field names to values", data)
+        """A system file's fields, checked (the SLM curve it names too): errors name the file
+        (or the curve's file)."""
         known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise ConfigError(source, key, f"one of {', '.join(sorted(known))}", data[key])
+        require_keys(data, source, set(), known)  # unknown keys first: a typo names itself
+        require_keys(data, source, {"wavelength", "pitch", "n", "distance"}, known)
         for key in ("wavelength", "pitch", "distance"):
             if isinstance(data.get(key), str):  # YAML 1.1 reads 5e-3 as a string
                 try:
                     data = {**data, key: float(data[key])}
                 except ValueError:
                     raise ConfigError(source, key, "a length in metres", data[key]) from None
-        return cls(**{"name": Path(source).stem, **data})
+        try:
+            system = cls(**{"name": Path(source).stem, **data})
+        except ConfigError as err:
+            raise ConfigError(source, err.field, err.allowed, err.got) from None
+        if system.slm_curve is not None:
+            SLMCurve.from_csv(system.slm_curve)
+        return system
 
     @classmethod
     def load(cls, name_or_path: str) -> OpticalSystem:

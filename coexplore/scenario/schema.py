@@ -32,7 +32,7 @@ from coexplore.platforms import (
     platform_class,
 )
 from coexplore.platforms.diffractive import oracle as _optics  # noqa: F401 (registers "optics")
-from coexplore.scenario.validate import build
+from coexplore.scenario.validate import build, check, section
 from coexplore.slow.executors import EXECUTORS
 from coexplore.slow.oracles import ORACLES
 from coexplore.slow.trainer import TrainConfig
@@ -162,7 +162,7 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
             "shrinking",
         },
     )
-    name = str(data.get("name", Path(source).stem))
+    name = check(data.get("name", Path(source).stem), str, source, "name")
     if not isinstance(data["description"], str) or not data["description"].strip():
         raise ConfigError(source, "description", "a one-line description")
     space_cfg = data["space"]
@@ -174,11 +174,9 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
             space_cfg.get("name") if isinstance(space_cfg, dict) else space_cfg,
         )
     space_options = {k: v for k, v in space_cfg.items() if k != "name"}
-    slow = dict(data.get("slow_phase") or {})
-    train = build(TrainConfig, slow.pop("train", {}), source, "slow_phase.train")
     hardware = _hardware(data["hardware"], source)
     family = platform_class(hardware.family)
-    fast = dict(data.get("fast_phase") or {})
+    fast = section(data.get("fast_phase"), source, "fast_phase")
     prune = fast.pop("prune", True)
     if not isinstance(prune, bool):
         raise ConfigError(source, "fast_phase.prune", "true or false", prune)
@@ -187,17 +185,18 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     reward = reward_from_config(data.get("reward"), source)
     produced = list(family(hardware.options, fast_options).reported_metrics())
     default = [m for m in family.objectives if m in produced] or produced[:1]
-    objectives = tuple(data.get("objectives") or default)
+    objectives = check(data.get("objectives") or default, tuple[str, ...], source, "objectives")
     check_metric_names(list(objectives), produced, source, "objectives")
     check_metric_names(specs.metrics, produced, source, "specs")
     if hardware.mode != "none":
         metric = _in_file(source, reward.read_metric, specs)
         check_metric_names([metric], produced, source, "reward.metric")
         _in_file(source, reward.target_of, metric, specs)
-    slow_phase = build(SlowPhaseConfig, slow, source, "slow_phase", train=train)
+    slow = section(data.get("slow_phase"), source, "slow_phase")
+    slow_phase = build(SlowPhaseConfig, slow, source, "slow_phase")
     _check_hardware_training(slow_phase, family, hardware, source)
     data_config = build(DataConfig, data["data"], source, "data")
-    _check_table_dataset(slow_phase, data_config, source)
+    _check_table(slow_phase, data_config, source)
     compression = _compression(data.get("compression"), slow_phase, family, hardware, source)
     return Scenario(
         name=name,
@@ -271,17 +270,27 @@ def _check_hardware_training(
         raise ConfigError(source, "hardware.family", why, f"{family.name} ({hardware.mode})")
 
 
-def _check_table_dataset(slow: SlowPhaseConfig, data: DataConfig, source: str) -> None:
-    """A built-in accuracy table belongs to one dataset: ``data`` must name it (the shapes of
-    the networks, their MACs and the hardware metrics follow from it)."""
+def _check_table(slow: SlowPhaseConfig, data: DataConfig, source: str) -> None:
+    """The table oracle's table. A built-in one belongs to one dataset: ``data`` must name it
+    (the shapes of the networks, their MACs and the hardware metrics follow from it). A CSV is
+    read now, so a wrong one is an error before anything runs (like the table family's)."""
     from coexplore.tables import ACCURACY_TABLES
 
-    if slow.oracle == "table" and slow.table in ACCURACY_TABLES:
+    if slow.oracle != "table":
+        return
+    if slow.table in ACCURACY_TABLES:
         dataset = ACCURACY_TABLES.get(slow.table).dataset
         if data.name != dataset:
             raise ConfigError(
                 source, "data.name", f"{dataset!r}, the dataset of table {slow.table}", data.name
             )
+        return
+    try:
+        ORACLES.get("table")(slow.table).columns  # noqa: B018 (reading the table checks it)
+    except ConfigError as err:
+        if err.source == slow.table:  # the CSV itself is wrong: its error names it
+            raise
+        raise ConfigError(source, f"slow_phase.{err.field}", err.allowed, err.got) from None
 
 
 def _in_file(source: str, fn, *args):

@@ -239,8 +239,11 @@ class TableOracle(AccuracyOracle):
         if "test_acc" in table.cells:
             test = table.column("test_acc")
         for name, values in (("val_acc", val), ("test_acc", test)):
-            if np.any((values < 0) | (values > 1)):
-                bad = float(values[(values < 0) | (values > 1)][0])
+            wrong = ~((values >= 0) & (values <= 1))
+            if name == "test_acc":
+                wrong &= ~np.isnan(values)  # nan: no test accuracy
+            if wrong.any():
+                bad = float(values[wrong][0])
                 raise ConfigError(self.table, name, "accuracies as fractions in [0, 1]", bad)
         return table, val, test
 

@@ -102,7 +102,7 @@ def read_table(path: str | Path, arch_column: str = "arch") -> ArchTable:
     path = Path(path)
     try:
         stamp = os.stat(path).st_mtime_ns
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # (ValueError: a NUL in the name)
         raise ConfigError(str(path), "<file>", "a readable CSV file", str(exc)) from None
     return _read(str(path), stamp, arch_column)
 

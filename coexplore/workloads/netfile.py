@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from coexplore.config import ConfigError, load_mapping, require_keys
+from coexplore.config import ConfigError, check_number, load_mapping, require_keys
 from coexplore.workloads.layer import Network, NetworkBuilder
 from coexplore.workloads.presets import PRESETS, preset
 
@@ -30,28 +30,48 @@ _LAYER_KEYS = {
 def network_from_dict(data: dict[str, Any], source: str = "<network>") -> Network:
     require_keys(data, source, required={"input", "layers"}, optional={"name"})
     shape = data["input"]
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) for v in shape)):
+    if not (isinstance(shape, list) and len(shape) == 3):
         raise ConfigError(source, "input", "a list of three integers [channels, height, width]")
-    builder = NetworkBuilder(str(data.get("name", Path(source).stem)), tuple(shape))
+    shape = [check_number(v, source, f"input[{i}]", 1, integer=True) for i, v in enumerate(shape)]
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise ConfigError(source, "name", "a string", name)
+    builder = NetworkBuilder(name, tuple(shape))
     if not isinstance(data["layers"], list) or not data["layers"]:
         raise ConfigError(source, "layers", "a non-empty list of layers")
     for i, spec in enumerate(data["layers"]):
         where = f"layers[{i}]"
-        if not isinstance(spec, dict) or spec.get("type") not in _LAYER_KEYS:
-            raise ConfigError(source, f"{where}.type", f"one of {sorted(_LAYER_KEYS)}")
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("type"), str)
+            or spec["type"] not in _LAYER_KEYS
+        ):
+            got = spec.get("type") if isinstance(spec, dict) else spec
+            raise ConfigError(source, f"{where}.type", f"one of {sorted(_LAYER_KEYS)}", got)
         required, optional = _LAYER_KEYS[spec["type"]]
         require_keys(spec, source, required=required, optional=optional | {"type"}, prefix=where)
-        kwargs = {k: v for k, v in spec.items() if k not in ("type", "out")}
+        kwargs = {k: _layer_field(k, v, source, f"{where}.{k}") for k, v in spec.items()}
+        kind, out = kwargs.pop("type"), kwargs.pop("out", None)
         try:
-            if spec["type"] == "conv":
-                builder.conv(spec["out"], **kwargs)
-            elif spec["type"] == "fc":
-                builder.fc(spec["out"], **kwargs)
+            if kind in ("conv", "fc"):
+                getattr(builder, kind)(out, **kwargs)
             else:
-                getattr(builder, spec["type"])(**kwargs)
-        except (TypeError, ValueError) as exc:
+                getattr(builder, kind)(**kwargs)
+        except ValueError as exc:
             raise ConfigError(source, where, f"a layer that fits its input ({exc})") from None
     return builder.build()
+
+
+def _layer_field(key: str, value: Any, source: str, where: str) -> Any:
+    """A layer's field checked: sizes are integers >= 1, padding >= 0 or same/valid."""
+    if key in ("type", "name"):
+        if not isinstance(value, str):
+            raise ConfigError(source, where, "a string", value)
+        return value
+    if key == "padding" and value in ("same", "valid"):
+        return value
+    low = 0 if key == "padding" else 1
+    return check_number(value, source, where, low, integer=True)
 
 
 def load_network(name_or_path: str) -> Network:

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from coexplore.config import ConfigError, load_mapping, require_keys
+from coexplore.config import ConfigError, check_number, load_mapping, require_keys
 from coexplore.registry import Registry
 
 _NUMERIC = {
@@ -76,13 +76,16 @@ class FPGAPart:
 def part_from_dict(data: dict, source: str) -> FPGAPart:
     """Validate a part mapping: every field present, positive, and with a source."""
     require_keys(data, source, required={"name", "family", "board", "sources", *_NUMERIC})
+    for key in ("name", "family", "board"):
+        if not isinstance(data[key], str) or not data[key].strip():
+            raise ConfigError(source, key, "a non-empty string", data[key])
     values = {}
     for key, kind in _NUMERIC.items():
-        value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(source, key, f"a positive {kind.__name__}", value)
-        if kind is int and value != int(value):
-            raise ConfigError(source, key, "a positive integer", value)
+        integer = kind is int
+        allowed = f"a positive {'integer' if integer else 'number'}"
+        value = check_number(
+            data[key], source, key, 0, above=True, integer=integer, allowed=allowed
+        )
         values[key] = kind(value)
     sources = data["sources"]
     if not isinstance(sources, dict):
@@ -92,13 +95,13 @@ def part_from_dict(data: dict, source: str) -> FPGAPart:
             raise ConfigError(
                 source, f"sources.{key}", "a citation, or a text starting with 'estimate'"
             )
-    unknown = sorted(set(sources) - set(_NUMERIC))
+    unknown = sorted(set(sources) - set(_NUMERIC), key=str)
     if unknown:
         raise ConfigError(source, f"sources.{unknown[0]}", f"one of {sorted(_NUMERIC)}")
     return FPGAPart(
-        name=str(data["name"]),
-        family=str(data["family"]),
-        board=str(data["board"]),
+        name=data["name"],
+        family=data["family"],
+        board=data["board"],
         sources={k: str(v) for k, v in sources.items()},
         **values,
     )

@@ -16,18 +16,20 @@ their dynamic power while the stage is busy; DRAM traffic costs energy per bit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError, require_keys
+from coexplore.config import ConfigError, check_number, load_mapping, require_keys
 from coexplore.platforms.fpga_pipeline.engine import (
     BUDGETS,
+    DESIGN_FIELDS,
     Bottleneck,
     EngineDesign,
     evaluate_batch,
 )
-from coexplore.platforms.fpga_pipeline.parts import FPGAPart, get_part
+from coexplore.platforms.fpga_pipeline.parts import PARTS, FPGAPart, get_part
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS, Precision
 from coexplore.platforms.fpga_pipeline.sparse import Compression, SparseEvaluation, evaluate_sparse
 from coexplore.workloads.layer import Network
@@ -105,51 +107,71 @@ class HardwareDesign:
         stages, start = [], 0
         for i, st in enumerate(data["stages"]):
             where = f"stages[{i}]"
-            if not isinstance(st, dict):
-                raise ConfigError(source, where, "a mapping with part, layers and design")
             require_keys(st, source, required={"part", "layers", "design"}, prefix=where)
             layers = _parse_layers(st["layers"], source, f"{where}.layers")
             if layers[0] != start:
                 raise ConfigError(
                     source, f"{where}.layers", f"contiguous, starting at layer {start}", layers
                 )
-            try:
-                get_part(str(st["part"]))
-                design = st["design"]
-                require_keys(
-                    design,
-                    source,
-                    required=set(EngineDesign.__dataclass_fields__),
-                    prefix=f"{where}.design",
-                )
-                engine = EngineDesign(**design)
-            except (KeyError, ValueError, TypeError) as exc:
-                raise ConfigError(
-                    source, where, "a known part and a valid engine design", str(exc)
-                ) from None
-            stages.append(Stage(str(st["part"]), layers[0], layers[-1] + 1, engine))
+            if st["part"] not in PARTS:
+                raise ConfigError(source, f"{where}.part", f"one of {list(PARTS)}", st["part"])
+            design = st["design"]
+            require_keys(design, source, required=DESIGN_FIELDS, prefix=f"{where}.design")
+            values = {
+                k: check_number(v, source, f"{where}.design.{k}", 1, MAX_DESIGN_VALUE, integer=True)
+                for k, v in design.items()
+            }
+            stages.append(Stage(st["part"], layers[0], layers[-1] + 1, EngineDesign(**values)))
             start = layers[-1] + 1
         link = data.get("link_gbps")
-        if link is not None and (not isinstance(link, int | float) or link <= 0):
-            raise ConfigError(source, "link_gbps", "a positive number (Gb/s)", link)
+        if link is not None:
+            link = check_number(
+                link, source, "link_gbps", 0, above=True, allowed="a positive number (Gb/s)"
+            )
         return cls(tuple(stages), precision, link)
 
 
-def _parse_layers(value: Any, source: str, where: str) -> list[int]:
+# A design field beyond this overflows the engine model's int64 resource arithmetic (tiles and
+# ports of real engines are far below it).
+MAX_DESIGN_VALUE = 2**16
+
+
+def read_design_file(path: str | Path, network: Network) -> HardwareDesign:
+    """A design file for ``network`` (``hw tune --out``; or a ``hw tune --json`` report, which
+    holds the design under ``hardware``): every field checked, and the stages must cover
+    exactly the network's layers."""
+    source, data = str(path), load_mapping(path)
+    if "hardware" in data:
+        if not isinstance(data["hardware"], dict):
+            raise ConfigError(source, "hardware", "the report's design (precision, stages)")
+        try:
+            design = HardwareDesign.from_dict(data["hardware"], source)
+        except ConfigError as err:
+            raise ConfigError(source, f"hardware.{err.field}", err.allowed, err.got) from None
+    else:
+        design = HardwareDesign.from_dict(data, source)
+    if design.num_layers != len(network):
+        raise ConfigError(
+            source,
+            "stages",
+            f"stages covering the {len(network)} layers of {network.name} (0-{len(network) - 1})",
+            f"layers 0-{design.num_layers - 1}",
+        )
+    return design
+
+
+def _parse_layers(value: Any, source: str, where: str) -> range:
     """Layers as a list of consecutive indices or an inclusive range string ``"a-b"``."""
     if isinstance(value, str) and "-" in value:
         first, _, last = value.partition("-")
         if first.strip().isdigit() and last.strip().isdigit():
-            value = list(range(int(first), int(last) + 1))
-    if isinstance(value, int):
+            value = range(int(first), int(last) + 1)
+    elif isinstance(value, int) and not isinstance(value, bool):
         value = [value]
-    ok = (
-        isinstance(value, list)
-        and value
-        and all(isinstance(v, int) for v in value)
-        and value == list(range(value[0], value[0] + len(value)))
-    )
-    if not ok:
+    consecutive = isinstance(value, list) and value and all(type(v) is int for v in value)
+    if consecutive and value == list(range(value[0], value[0] + len(value))):
+        value = range(value[0], value[-1] + 1)
+    if not (isinstance(value, range) and value):
         raise ConfigError(source, where, "consecutive layer indices ([0, 1, 2] or '0-2')", value)
     return value
 

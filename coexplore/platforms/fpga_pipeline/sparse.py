@@ -23,10 +23,12 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError, require_keys
+from coexplore.config import ConfigError, check_number, load_mapping, require_keys
 from coexplore.platforms.fpga_pipeline.engine import (
     EngineDesign,
     LayerTable,
@@ -51,6 +53,8 @@ _CEIL_RTOL = 1e-12
 _BISECTIONS = 64
 # The limit d → 0+: one non-zero per weight tile and one cycle per tile.
 _D_MIN = 1e-300
+# No sparse engine is this much slower per non-zero; more overflows the int64 cycle counts.
+MAX_OVERHEAD = 1000
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,11 @@ class SparseEngineModel:
         if (
             isinstance(over, bool)
             or not isinstance(over, int | float | np.integer | np.floating)
-            or not math.isfinite(over)
-            or over < 0
+            or not 0 <= over <= MAX_OVERHEAD
         ):
-            raise ConfigError(source, "overhead", "a finite number >= 0", over)
+            raise ConfigError(
+                source, "overhead", f"a finite number >= 0 and <= {MAX_OVERHEAD}", over
+            )
         object.__setattr__(self, "index_bits", int(bits))
         object.__setattr__(self, "overhead", float(over))
 
@@ -121,33 +126,41 @@ class Compression:
     def from_dict(cls, data: Mapping, source: str = "<compression>") -> Compression:
         """From ``{density: {layer: f}, weight_bits: {layer: n}, index_bits, overhead}``, or
         from a ``coexplore compress --json`` report (its ``layers`` and ``fpga``)."""
-        if "layers" in data and "density" not in data:  # a compress report
-            layers = data["layers"]
-            fpga = data.get("fpga", {})
-            data = {
-                "density": {ly["name"]: ly["keep"] for ly in layers},
-                "weight_bits": {ly["name"]: ly["bits"] for ly in layers if ly["bits"] < 32},
-                "index_bits": fpga.get("index_bits", SparseEngineModel.index_bits),
-                "overhead": fpga.get("overhead", SparseEngineModel.overhead),
-                "weights": {ly["name"]: ly["weights"] for ly in layers},
-            }
+        if isinstance(data, Mapping) and "layers" in data and "density" not in data:
+            return cls._from_report(data, source)
         require_keys(data, source, required={"density"},
                      optional={"weight_bits", "index_bits", "overhead", "weights"})  # fmt: skip
-        density, bits = data["density"], data.get("weight_bits") or {}
-        for field_name, values in (("density", density), ("weight_bits", bits)):
+        maps = {}
+        for name, rule in (("density", _fraction), ("weight_bits", _bits), ("weights", _count)):
+            values = {} if data.get(name) is None else data[name]
             if not isinstance(values, Mapping):
-                raise ConfigError(source, field_name, "a mapping of layer name to value")
-        for name, d in density.items():
-            if isinstance(d, bool) or not isinstance(d, int | float) or not 0 < d <= 1:
-                raise ConfigError(source, f"density.{name}", "a kept fraction in (0, 1]", d)
-        for name, b in bits.items():
-            if isinstance(b, bool) or not isinstance(b, int) or b < 1:
-                raise ConfigError(source, f"weight_bits.{name}", "an integer >= 1", b)
-        model = SparseEngineModel(
-            index_bits=data.get("index_bits", SparseEngineModel.index_bits),
-            overhead=data.get("overhead", SparseEngineModel.overhead),
-        )
-        return cls(dict(density), dict(bits), model, dict(data.get("weights") or {}))
+                raise ConfigError(source, name, "a mapping of layer name to value", values)
+            maps[name] = {k: rule(v, source, f"{name}.{k}") for k, v in values.items()}
+        model = _engine_model(data, source, "")
+        return cls(maps["density"], maps["weight_bits"], model, maps["weights"])
+
+    @classmethod
+    def _from_report(cls, data: Mapping, source: str) -> Compression:
+        """A ``coexplore compress --json`` report: each layer's ``keep``, its ``bits`` (below
+        32: quantised) and ``weights``, and the ``fpga`` engine's index bits and overhead."""
+        layers, fpga = data["layers"], data.get("fpga") or {}
+        if not isinstance(layers, list):
+            raise ConfigError(source, "layers", "the report's list of layers", layers)
+        if not isinstance(fpga, Mapping):
+            raise ConfigError(source, "fpga", "the report's mapping of FPGA results", fpga)
+        density, bits, weights = {}, {}, {}
+        for i, ly in enumerate(layers):
+            where = f"layers[{i}]"
+            needed = {"name", "keep", "bits", "weights"}  # (a report's layer holds more)
+            require_keys(ly, source, needed, optional=ly, prefix=where)
+            if not isinstance(ly["name"], str) or not ly["name"].strip():
+                raise ConfigError(source, f"{where}.name", "a layer name", ly["name"])
+            density[ly["name"]] = _fraction(ly["keep"], source, f"{where}.keep")
+            weights[ly["name"]] = _count(ly["weights"], source, f"{where}.weights")
+            value_bits = _bits(ly["bits"], source, f"{where}.bits")
+            if value_bits < 32:  # (32: float, not quantised)
+                bits[ly["name"]] = value_bits
+        return cls(density, bits, _engine_model(fpga, source, "fpga."), weights)
 
     def check(self, layers: Sequence[Layer], source: str = "<compression>") -> None:
         """Every named layer must be a weight layer of ``layers`` (with the weight count the
@@ -165,6 +178,35 @@ class Compression:
                     f"the network's layer of {by_name[name].weights} weights",
                     f"a layer of {recorded[name]} weights",
                 )
+
+
+def _fraction(value: Any, source: str, field: str) -> float:
+    return check_number(value, source, field, 0, 1, above=True, allowed="a kept fraction in (0, 1]")
+
+
+def _bits(value: Any, source: str, field: str) -> int:
+    return check_number(value, source, field, 1, integer=True)
+
+
+_count = _bits  # a weight count: an integer >= 1 too
+
+
+def _engine_model(data: Mapping, source: str, where: str) -> SparseEngineModel:
+    """The sparse engine of a file's ``index_bits`` and ``overhead`` (under ``where``)."""
+    try:
+        return SparseEngineModel(
+            index_bits=data.get("index_bits", SparseEngineModel.index_bits),
+            overhead=data.get("overhead", SparseEngineModel.overhead),
+        )
+    except ConfigError as err:
+        raise ConfigError(source, f"{where}{err.field}", err.allowed, err.got) from None
+
+
+def read_compression_file(path: str | Path, network: Network) -> Compression:
+    """A compression file (``hw evaluate --compression``) of ``network``'s weight layers."""
+    compression = Compression.from_dict(load_mapping(path), str(path))
+    compression.check(network.layers, str(path))
+    return compression
 
 
 @dataclass(frozen=True)

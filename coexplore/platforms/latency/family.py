@@ -127,6 +127,8 @@ class PredictedDevice:
     measure_new_kernels: bool = True  # measure a kernel the table lacks (same device only)
 
     def __post_init__(self) -> None:
+        if not self.predictor.strip():
+            raise ConfigError("hardware", "predictor", "a predictor file", self.predictor)
         if not 0 <= self.spot_check <= 1:
             raise ConfigError("hardware", "spot_check", "a share in [0, 1]", self.spot_check)
 

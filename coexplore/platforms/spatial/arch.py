@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coexplore.config import ConfigError, load_mapping, require_keys
+from coexplore.config import ConfigError, check_number, load_mapping, require_keys
 from coexplore.workloads.problem import DIMS, TENSORS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -153,14 +153,13 @@ _LEVEL_OPTIONAL = {
 }
 
 
+# No hardware has a size, energy, area or clock this large; beyond it the model overflows.
+MAX_VALUE = 1e15
+
+
 def _number(source: str, where: str, value: Any, minimum: float, integer: bool = False) -> Any:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= minimum
-    if integer:
-        ok = ok and float(value).is_integer()
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(source, where, f"{kind} >= {minimum}", value)
-    return int(value) if integer else float(value)
+    value = check_number(value, source, where, minimum, MAX_VALUE, integer=integer)
+    return value if integer else float(value)
 
 
 def _dims(source: str, where: str, value: Any) -> tuple[str, ...] | None:

@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError, require_keys
+from coexplore.config import ConfigError, check_number, require_keys
 from coexplore.platforms.spatial.arch import Template
 from coexplore.workloads.problem import DIMS, TENSORS
 
 KINDS = ("temporal", "spatial_x", "spatial_y")
+# No layer has a loop this long; a larger factor overflows the model's int64 arithmetic.
+MAX_FACTOR = 2**20
 _FIELDS = ("temporal", "spatial_x", "spatial_y", "order", "keep")
 
 
@@ -51,40 +53,44 @@ class Mapping:
         return {name: lm.to_dict() for name, lm in self.levels.items()}
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<mapping>") -> Mapping:
+    def from_dict(cls, data: Any, source: str = "<mapping>", where: str = "") -> Mapping:
+        """From ``{level: {temporal, spatial_x, spatial_y, keep}}``; errors name the field
+        under ``where`` (``layers.fc1.`` in a file of several mappings)."""
         if not isinstance(data, dict):
-            raise ConfigError(source, "<mapping>", "a mapping of level name to its loops")
+            raise ConfigError(source, where.rstrip(".") or "<mapping>",
+                              "a mapping of level name to its loops", data)  # fmt: skip
         levels = {}
         for name, spec in data.items():
+            at = f"{where}{name}"
             spec = spec or {}
             if not isinstance(spec, dict):
-                raise ConfigError(source, str(name), "a mapping {temporal, spatial_x, ...}")
-            require_keys(spec, source, set(), {*KINDS, "keep"}, prefix=str(name))
+                raise ConfigError(source, at, "a mapping {temporal, spatial_x, ...}", spec)
+            require_keys(spec, source, set(), {*KINDS, "keep"}, prefix=at)
             parts = {}
             for kind in KINDS:
                 factors = spec.get(kind) or {}
                 if not isinstance(factors, dict):
-                    raise ConfigError(source, f"{name}.{kind}", "a mapping of dim to factor")
+                    raise ConfigError(source, f"{at}.{kind}", "a mapping of dim to factor", factors)
                 for dim, f in factors.items():
                     if dim not in DIMS:
-                        raise ConfigError(source, f"{name}.{kind}.{dim}", f"a dim of {DIMS}")
-                    if isinstance(f, bool) or not isinstance(f, int) or f < 1:
-                        raise ConfigError(source, f"{name}.{kind}.{dim}", "an integer >= 1", f)
-                parts[kind] = dict(factors)
+                        raise ConfigError(source, f"{at}.{kind}.{dim}", f"a dim of {DIMS}")
+                    check_number(f, source, f"{at}.{kind}.{dim}", 1, MAX_FACTOR, integer=True)
+                parts[kind] = {dim: int(f) for dim, f in factors.items()}
             keep = spec.get("keep")
             if keep is not None and (
                 not isinstance(keep, list) or any(t not in TENSORS for t in keep)
             ):
-                raise ConfigError(source, f"{name}.keep", f"a list from {list(TENSORS)}", keep)
+                raise ConfigError(source, f"{at}.keep", f"a list from {list(TENSORS)}", keep)
             levels[str(name)] = LevelMapping(**parts, keep=None if keep is None else tuple(keep))
         return cls(levels)
 
-    def batch(self, template: Template) -> MappingBatch:
-        """This mapping as a batch of one (unknown level names are an error naming them)."""
+    def batch(self, template: Template, source: str = "", where: str = "mapping.") -> MappingBatch:
+        """This mapping as a batch of one (unknown level names are an error naming them, in
+        ``source``, by default the template, under ``where``)."""
         names = [lv.name for lv in template.levels]
         for name in self.levels:
             if name not in names:
-                raise ConfigError(template.name, f"mapping.{name}", f"a level of {names}")
+                raise ConfigError(source or template.name, f"{where}{name}", f"a level of {names}")
         b = MappingBatch.ones(template, 1)
         for li, level in enumerate(template.levels):
             lm = self.levels.get(level.name, LevelMapping())

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from coexplore.config import ConfigError, load_mapping
+from coexplore.config import ConfigError, load_mapping, require_keys
 from coexplore.platforms.spatial.arch import Template
 from coexplore.platforms.spatial.mapper import MapperResult, search_mappings
 from coexplore.platforms.spatial.mapping import Mapping, MappingBatch
@@ -148,30 +148,39 @@ def map_workload(
     return WorkloadResult(template, workload, layers)
 
 
-def read_mapping_file(path: str) -> dict[str, Mapping]:
-    """Per-layer mappings from a file written by ``coexplore accel search`` (or by hand): a
-    ``layers:`` mapping of layer name to mapping, or one mapping used for every layer."""
+def read_mapping_file(path: str) -> tuple[dict[str, Mapping], dict[str, Any] | None]:
+    """Per-layer mappings from a file, and the design point it names (None: the template's
+    own). ``coexplore accel search --out`` writes ``layers:`` (layer name → mapping) with the
+    ``template``, the ``workload`` and the design point it found (``hardware:``); a file by
+    hand may also be one mapping, used for every layer (key ``"*"``)."""
     data = load_mapping(path)
-    if "layers" in data:
-        if not isinstance(data["layers"], dict):
-            raise ConfigError(path, "layers", "a mapping of layer name to its mapping")
-        return {
-            str(k): Mapping.from_dict(v, f"{path}: layers.{k}") for k, v in data["layers"].items()
-        }
-    return {"*": Mapping.from_dict(data, path)}
+    if "layers" not in data:
+        return {"*": Mapping.from_dict(data, path)}, None
+    require_keys(data, path, {"layers"}, {"template", "workload", "hardware"})
+    layers, hardware = data["layers"], data.get("hardware")
+    if not isinstance(layers, dict) or not layers:
+        raise ConfigError(path, "layers", "a mapping of layer name to its mapping", layers)
+    if hardware is not None and not isinstance(hardware, dict):
+        raise ConfigError(path, "hardware", "a mapping of design parameter to value", hardware)
+    mappings = {str(k): Mapping.from_dict(v, path, f"layers.{k}.") for k, v in layers.items()}
+    return mappings, hardware
 
 
 def evaluate_workload(template: Template, workload: Workload, mappings: dict[str, Mapping],
                       source: str = "<mappings>") -> WorkloadResult:  # fmt: skip
     """A workload on given mappings (``"*"``: one mapping for every layer); an invalid mapping
     is reported with what it breaks, never priced."""
+    names = [p.name for p in workload.problems]
+    for name in mappings:
+        if name != "*" and name not in names:
+            raise ConfigError(source, f"layers.{name}", f"a layer of {workload.name}: {names}")
     layers = []
     for problem, count in workload.layers:
         mapping = mappings.get(problem.name, mappings.get("*"))
         if mapping is None:
-            names = [p.name for p in workload.problems]
             raise ConfigError(source, f"layers.{problem.name}", f"present (layers: {names})")
-        batch = mapping.batch(template)
+        where = "" if problem.name not in mappings else f"layers.{problem.name}."
+        batch = mapping.batch(template, source, where)
         stats = evaluate_batch(template, problem, batch)
         layers.append(
             layer_result(problem.name, count, batch, stats, violations(template, problem, batch))

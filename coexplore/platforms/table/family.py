@@ -47,6 +47,8 @@ class TableHardware:
             raise ConfigError(
                 "hardware", "device/table", "exactly one: a built-in device or a CSV file"
             )
+        if self.table is not None and not self.table.strip():
+            raise ConfigError("hardware", "table", "a CSV file", self.table)
         if self.device is not None:
             if self.device not in DEVICES:
                 raise ConfigError("hardware", "device", f"one of {list(DEVICES)}", self.device)
@@ -112,7 +114,12 @@ class TablePlatform(Platform):
             values = {}
             for key, column in mapping.items():
                 metric, factor = METRIC_COLUMNS[key]
-                values[metric] = table.column(column) * factor
+                cells = table.column(column)
+                wrong = ~(cells > 0) & ~np.isnan(cells) | np.isinf(cells)
+                if wrong.any():
+                    allowed = "positive numbers (nan: not measured)"
+                    raise ConfigError(table.source, column, allowed, float(cells[wrong][0]))
+                values[metric] = cells * factor
             self._columns = (table, values, batch)
         return self._columns
 
