@@ -12,6 +12,7 @@ file, the field and what is allowed.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,14 @@ from typing import Any
 import yaml
 
 from coexplore.compress.oracle import CompressionSpec  # also registers the compress oracle
-from coexplore.config import ConfigError, load_mapping, require_keys
+from coexplore.config import (
+    INPUT_FILE,
+    ConfigError,
+    load_mapping,
+    rebase_outputs,
+    require_keys,
+    resolve_paths,
+)
 from coexplore.core.rewards import Reward, reward_from_config
 from coexplore.core.shrinking import ShrinkConfig
 from coexplore.core.specs import Specs, check_metric_names
@@ -94,7 +102,8 @@ class SlowPhaseConfig:
     """How survivors get their accuracy: oracle, training settings, executor."""
 
     oracle: str = "train"
-    table: str | None = None  # the table oracle's: a built-in name (nb201-cifar10, …) or a CSV
+    # the table oracle's: a built-in name (nb201-cifar10, …) or a CSV
+    table: str | None = field(default=None, metadata=INPUT_FILE)
     executor: str = "sequential"
     workers: int | None = None
     address: str | None = None  # a Ray cluster to join (executor ray)
@@ -129,6 +138,9 @@ class Scenario:
     source: str = ""
     compression: CompressionSpec | None = None  # every candidate compressed (oracle compress)
     shrinking: ShrinkConfig | None = None  # progressive space shrinking for every agent
+    # where relative output paths go (a measurement cache): a search's run directory; None:
+    # nowhere (not written). Relative input paths are resolved against the file on loading.
+    output_dir: str | None = None
 
     @property
     def gym_id(self) -> str:
@@ -143,7 +155,8 @@ class Scenario:
             extra["compression"] = self.compression
         if cls.needs_space:
             extra["space"] = self.space
-        return cls(self.hardware.options, self.fast_phase.options, **extra)
+        options = rebase_outputs(self.hardware.options, self.output_dir)
+        return cls(options, self.fast_phase.options, **extra)
 
 
 def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
@@ -345,7 +358,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "-
             node[leaf] = yaml.safe_load(text)
         except yaml.YAMLError:  # not YAML (e.g. an NB201 string, "|op~0|+..."): the text itself
             node[leaf] = text
+        if len(parents) == 1 and isinstance(node[leaf], str):  # typed here: the working dir's
+            cls = _section_class(data, parents[0])
+            if cls is not None:
+                node[leaf] = resolve_paths(cls, {leaf: node[leaf]}, os.getcwd()).get(leaf)
     return data
+
+
+def _section_class(data: dict[str, Any], section: str) -> type | None:
+    """The settings dataclass of a scenario section whose fields may be paths."""
+    if section == "hardware":
+        load_platforms()
+        family = (data.get("hardware") or {}).get("family", DEFAULT_PLATFORM)
+        return PLATFORMS.get(family).config_class if family in PLATFORMS else None
+    return {"slow_phase": SlowPhaseConfig, "data": DataConfig}.get(section)
 
 
 def load_scenario(path: str | Path) -> Scenario:
