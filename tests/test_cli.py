@@ -161,7 +161,7 @@ def test_console_script_help():
     script = shutil.which("coexplore", path=str(Path(sys.executable).parent))
     assert script, "the coexplore console script is not installed"
     out = subprocess.run(
-        [script, "hw", "tune", "--help"], capture_output=True, text=True, check=True
+        [script, "hw", "tune", "--help"], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert "--partition" in out and "--tuner" in out and "exhaustive" in out
 
@@ -193,6 +193,7 @@ def test_light_commands_do_not_import_torch_wandb_or_sb3(argvs):
         capture_output=True,
         text=True,
         check=True,
+        timeout=120,
     ).stdout
     assert json.loads(out.splitlines()[-1]) == []
 
