@@ -5,10 +5,11 @@
 The same random candidates of the scenario (hardware left out: ``hardware.mode=none``, so
 only trainings count) are evaluated as one batch by a ``CandidateEvaluator`` with each executor,
 each with a fresh result cache: ``sequential`` (this process, torch's own thread count),
-``process`` with 2 workers × 1 thread, ``ray`` with 2 workers × 1 thread. Executor start-up
-(pool spawn, ``ray.init``) is timed apart. Prints trainings/s and the ratio to sequential, and
-whether the executors' accuracies agree (trainings at other thread counts differ in float
-rounding: docs/machine-notes.md#threads).
+``process`` with 2 workers × 1 thread, ``ray`` with 2 workers × 1 thread: trainings run at
+``slow_phase.train.threads=null``, the process's own count, not the fixed default of 2.
+Executor start-up (pool spawn, ``ray.init``) is timed apart. Prints trainings/s and the ratio
+to sequential, and whether the executors' accuracies agree (trainings at other thread counts
+differ in float rounding: docs/machine-notes.md#threads).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def evaluator(env: str, executor: str, epochs: int, run_dir: Path) -> CandidateE
         "hardware.mode=none",
         f"slow_phase.train.epochs={epochs}",
         f"slow_phase.executor={executor}",
+        "slow_phase.train.threads=null",  # each process's own count (workers: cores // 2)
         f"slow_phase.workers={'null' if workers is None else workers}",
     ]
     path = scenario_path(env)

@@ -4,6 +4,9 @@ The sequential and process executors run here. Ray runs in a child process
 (tests/ray_checks.py, one Ray start for all its checks): Ray ends the process it runs in
 when its raylet dies under it, which inside pytest would end the test session without a
 summary. A crashed Ray fails the Ray tests here, with what the child and Ray's log said.
+
+No worker outlives its executor's process: a child process that uses an executor is killed
+with SIGKILL while its workers run, and all it started must be gone soon after.
 """
 
 import contextlib
@@ -41,6 +44,22 @@ from coexplore.slow.executors import (
 RAY_CHECKS = Path(__file__).with_name("ray_checks.py")
 RAY_CHECKS_TIMEOUT_S = 240  # a start and seven small maps: seconds, unless Ray hangs
 HAS_RAY = importlib.util.find_spec("ray") is not None
+ORPHANS_GONE_S = 15  # after a kill -9 of their parent, its workers must be gone by then
+WORKERS_UP_S = 120  # a pool, or a local Ray, starts its two workers within this
+# Uses an executor of 2 workers (argv: executor, run dir, which thread spawns the workers),
+# says the workers answer after the spawning thread has ended, then keeps both busy.
+ORPHANS_PARENT = """
+import sys, threading, time
+from coexplore.slow.executors import make_executor
+ex = make_executor(sys.argv[1], workers=2, run_dir=sys.argv[2])
+if sys.argv[3] == "thread":
+    spawner = threading.Thread(target=ex.map, args=(abs, [-1, -2]))
+    spawner.start()
+    spawner.join()
+    time.sleep(0.5)  # the thread has ended for the kernel too
+print("answered", ex.map(abs, [-1, -2]), flush=True)
+ex.map(time.sleep, [600, 600])
+"""
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +259,18 @@ def test_process_workers_take_an_explicit_thread_count():
     assert (seen["torch"], seen["omp"], seen["mkl"]) == (2, "2", "2")
 
 
+def test_given_threads_the_workers_fill_the_cores():
+    """Given the trainings' threads alone (as the search does), a pool has as many workers as
+    the cores hold; more is allowed, with a warning: oversubscribed OpenMP threads spin-wait."""
+    cores = os.cpu_count() or 1
+    with make_executor("process", threads=2) as ex:
+        assert (ex.workers, ex.threads) == (max(1, cores // 2), 2)
+    with pytest.warns(UserWarning, match=f"{cores} workers x 2 torch threads exceed"):
+        make_executor("process", workers=cores, threads=2).close()
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        make_executor("process", threads=0)
+
+
 def test_sequential_keeps_the_callers_threads():
     before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     [seen] = make_executor("sequential", threads=1).map(worker_threads, [0])
@@ -272,6 +303,114 @@ def test_missing_ray_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ImportError, match=r"pip install 'coexplore\[ray\]'"):
         make_executor("ray")
+
+
+def _stat(pid: int) -> tuple[int, str, str] | None:
+    """(parent pid, state, start time) of ``pid`` from /proc(5), or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after the command name, which may hold ")"
+    return int(fields[1]), fields[0], fields[19]
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """The processes below ``pid`` now, as pid -> start time (together, an identity)."""
+    children: dict[int, list[int]] = {}
+    starts = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            children.setdefault(stat[0], []).append(int(entry))
+            starts[int(entry)] = stat[2]
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found[child] = starts[child]
+            todo.append(child)
+    return found
+
+
+def running(procs: dict[int, str]) -> list[int]:
+    """Those of ``procs`` still running: the same start time, and not a zombie."""
+    alive = []
+    for pid, start in procs.items():
+        stat = _stat(pid)
+        if stat is not None and stat[2] == start and stat[1] not in "ZX":
+            alive.append(pid)
+    return alive
+
+
+def command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "?"
+
+
+def kill_9_while_busy(run_dir: Path, executor: str, spawner: str, worker: str) -> dict:
+    """Start ORPHANS_PARENT, wait until it says its workers answered and 2 of them
+    (``worker`` in their command line) run its sleeping tasks, SIGKILL it, and wait up to
+    ORPHANS_GONE_S for all it had started to end.
+
+    Returns ``started`` (pid -> command), ``left`` (those still running) and ``output``.
+    Whatever happens, nothing is left behind: the parent runs in a process group of its own,
+    killed at the end (the parent is reaped only after, so the group id is still its own),
+    and so is every process it was seen to start.
+    """
+    log = run_dir / "parent.out"
+    with open(log, "w") as out:
+        parent = subprocess.Popen(
+            [sys.executable, "-c", ORPHANS_PARENT, executor, str(run_dir), spawner],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    started: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + WORKERS_UP_S
+        while time.monotonic() < deadline and parent.poll() is None:
+            started = descendants(parent.pid)
+            answered = "answered" in log.read_text(errors="replace")
+            if answered and sum(worker in command(pid) for pid in started) >= 2:
+                break
+            time.sleep(0.2)
+        output = log.read_text(errors="replace")
+        assert parent.poll() is None, f"the parent ended early:\n{output[-3000:]}"
+        names = {pid: command(pid) for pid in started}
+        assert sum(worker in c for c in names.values()) >= 2, (names, output[-3000:])
+        time.sleep(0.5)  # the workers have picked up their tasks
+        started = {**started, **descendants(parent.pid)}
+        names = {pid: command(pid) for pid in started}
+        os.kill(parent.pid, signal.SIGKILL)
+        deadline = time.monotonic() + ORPHANS_GONE_S
+        while running(started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return {
+            "started": names,
+            "left": {pid: names[pid] for pid in running(started)},
+            "output": log.read_text(errors="replace"),
+        }
+    finally:
+        for pid in running({**started, **descendants(parent.pid)}):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=30)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds processes through /proc")
+@pytest.mark.parametrize("spawner", ["main", "thread"])
+def test_kill_9_leaves_no_pool_worker(spawner, tmp_path):
+    """Busy pool workers end with their parent's kill -9, and so does multiprocessing's
+    resource tracker (once its last pipe holder is gone). Workers that a since-ended thread
+    spawned must not get the parent-death signal (it fires when the spawning *thread* ends)
+    but still end with the parent, through their watchdog."""
+    seen = kill_9_while_busy(tmp_path, "process", spawner, worker="spawn_main")
+    assert "answered [1, 2]" in seen["output"]  # the thread's end did not kill its workers
+    assert any("resource_tracker" in c for c in seen["started"].values()), seen["started"]
+    assert seen["left"] == {}, f"still running {ORPHANS_GONE_S} s after the kill: {seen}"
 
 
 def test_no_ray_in_the_test_process():
@@ -355,3 +494,17 @@ def test_closing_a_local_ray_leaves_no_process_behind(ray_checks):
     closed = ray_checks.part("close")
     assert closed["started"] > 0  # GCS, raylet, workers...
     assert closed["still_running"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_RAY, reason="the ray extra is not installed")
+@pytest.mark.skipif(sys.platform != "linux", reason="finds processes through /proc")
+def test_kill_9_leaves_no_ray_process(tmp_path_factory):
+    """A local Ray ends with its driver's kill -9: GCS and raylet (Ray's parent-death
+    signal), workers, and the agents, which Ray alone leaves running for a minute (the
+    executor's reaper kills them). Last in the module: the Ray checks' driver is done."""
+    run_dir = tmp_path_factory.mktemp("k")  # short: Ray's socket paths are limited
+    seen = kill_9_while_busy(run_dir, "ray", "main", worker="ray::_apply")
+    assert "answered [1, 2]" in seen["output"]
+    assert any("raylet" in c for c in seen["started"].values()), seen["started"]
+    assert seen["left"] == {}, f"still running {ORPHANS_GONE_S} s after the kill: {seen}"

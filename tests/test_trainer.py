@@ -3,7 +3,7 @@
 import json
 import math
 import pickle
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 import torch
@@ -75,7 +75,9 @@ def test_config_validation_and_hash():
         TrainConfig(epochs=0)
     with pytest.raises(ConfigError, match="bogus"):
         TrainConfig.from_dict({"bogus": 1})
-    assert TrainConfig().hash() == TrainConfig(threads=1, device="cpu").hash()
+    # threads and device change results only in float rounding: not in the cache key
+    assert TrainConfig().hash() == TrainConfig(threads=None, device="cpu").hash()
+    assert TrainConfig().hash() == TrainConfig(threads=2).hash()
     assert TrainConfig().hash() != TrainConfig(lr=0.1).hash()
 
 
@@ -91,6 +93,33 @@ def test_caller_rng_and_threads_are_left_alone(digits, arch):
     train(arch, digits, TrainConfig(epochs=1, threads=1), seed=0)
     assert torch.equal(torch.rand(3), expected)
     assert torch.get_num_threads() == threads
+
+
+class ThreadsSeen(TrainCallback):
+    """Notes torch's thread count at the start of training."""
+
+    def on_train_start(self, model, context):
+        self.threads = torch.get_num_threads()
+
+
+def test_a_training_runs_at_its_own_thread_count(digits, arch):
+    """Default 2 threads, whatever the calling process runs with (a search process, or an
+    executor's worker with cores // workers), and the caller's count back after: the same
+    floats wherever the training lands. ``threads=None`` keeps the process's count."""
+    before, cfg, results = torch.get_num_threads(), TrainConfig(epochs=1, precision="fp32"), []
+    try:
+        for caller in (1, 3):
+            torch.set_num_threads(caller)
+            seen = ThreadsSeen()
+            train(arch, digits, cfg, callbacks=[seen])
+            assert seen.threads == 2 and torch.get_num_threads() == caller
+            train(arch, digits, replace(cfg, threads=None), callbacks=[seen])
+            assert seen.threads == caller
+            r = train(arch, digits, cfg)
+            results.append((r.loss_curve, r.val_acc, r.test_acc))
+    finally:
+        torch.set_num_threads(before)
+    assert results[0] == results[1]
 
 
 # -- callbacks -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from coexplore.data import DataConfig, Dataset, load_dataset
 from coexplore.platforms.fpga_pipeline.sparse import Compression, SparseEngineModel
 from coexplore.slow.cache import CacheKey, ResultCache, hash_config
 from coexplore.slow.oracles import ORACLES, AccuracyOracle, Evaluation
-from coexplore.slow.trainer import TrainConfig
+from coexplore.slow.trainer import TrainConfig, torch_threads
 from coexplore.spaces.base import Architecture
 from coexplore.workloads.layer import Network
 
@@ -211,7 +211,10 @@ class CompressOracle(AccuracyOracle):
         stored = self.cache.get(key) if self.cache is not None else None
         hit = stored is not None
         if stored is None:
-            stored = self._compress(arch, seed, key)
+            # each stage trains at its own threads (the dense one's); the accuracies of the
+            # compressed network are measured outside training, so at the same count here
+            with torch_threads(self.train_configs["dense"].threads):
+                stored = self._compress(arch, seed, key)
             if self.cache is not None:
                 self.cache.put(key, stored, wall_s=stored["train_wall_s"])
         return Evaluation(

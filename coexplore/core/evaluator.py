@@ -177,7 +177,11 @@ class CandidateEvaluator:
 
             slow = self.scenario.slow_phase
             self._executor = make_executor(
-                slow.executor, workers=slow.workers, run_dir=self.run_dir, address=slow.address
+                slow.executor,
+                workers=slow.workers,
+                run_dir=self.run_dir,
+                address=slow.address,
+                threads=slow.train.threads,  # the trainings' count: workers x threads = cores
             )
         return self._executor
 

@@ -5,7 +5,10 @@ already a tensor, so batches are index slices, not a DataLoader; losses are summ
 and read once per epoch; images and weights are kept channels_last, which oneDNN runs faster
 in fp32 and bf16 alike (save where an oneDNN bug forbids it: :func:`memory_format_for`). A NaN
 or infinite loss ends training with ``diverged=True`` rather than an exception. Same
-architecture, data, config and seed → the same result on the same machine.
+architecture, data, config and seed → the same result on the same machine, in whatever
+process it runs: a training sets torch's thread count to its config's ``threads`` (default 2)
+and gives the caller's back after (:func:`torch_threads`), because float results depend on
+the thread count (docs/machine-notes.md#threads).
 
 Training procedures beyond plain cross-entropy (ADMM compression, a multi-task regulariser,
 pruning by projection) plug in as :class:`TrainCallback` objects: an extra loss term, a
@@ -19,8 +22,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, overload
 
@@ -52,7 +55,12 @@ class TrainConfig:
     gamma: float = 0.1  # decay factor of the step schedule
     precision: str = "auto"  # auto: bf16 autocast where the hardware runs it natively, else fp32
     device: str = "auto"  # auto: CUDA when present, else CPU
-    threads: int | None = None  # torch intra-op threads on CPU (None: leave torch's setting)
+    # torch intra-op threads on CPU. Part of the training, not of where it runs: the floats
+    # depend on it, so a fixed count gives the same results in any process or executor.
+    # 2: the count trainings ran at on this project's 2 cores before it was fixed, and the
+    # faster one there (docs/machine-notes.md#threads). None: the process's own count
+    # (results then depend on the executor and machine).
+    threads: int | None = 2
     val_each_epoch: bool = False  # record a validation curve (one extra forward pass per epoch)
 
     def __post_init__(self) -> None:
@@ -76,6 +84,10 @@ class TrainConfig:
 
     def hash(self, callbacks: Sequence[TrainCallback] = ()) -> str:
         """Stable hash of what changes what training computes (not device/threads).
+
+        Device and threads change a result only in float rounding, as the CPU model does,
+        which no key holds either: the key names the experiment, and leaving them out keeps
+        every cache written so far valid (docs/machine-notes.md#threads).
 
         With ``callbacks`` their :func:`callback_configs` (class and ``config()``, in order)
         enter the hash too; without, the hash is the plain config's, as it always was, so
@@ -355,13 +367,25 @@ def train(
     draws from them, and other trainings in the process must not inherit ``threads``)."""
     callbacks = tuple(callbacks)
     callback_configs(callbacks)  # fail on a bad callback before any training
-    threads = torch.get_num_threads()
-    try:
-        with torch.random.fork_rng():
-            result, model = _train(arch, dataset, config or TrainConfig(), seed, callbacks)
-    finally:
-        torch.set_num_threads(threads)
+    config = config or TrainConfig()
+    with torch_threads(config.threads), torch.random.fork_rng():
+        result, model = _train(arch, dataset, config, seed, callbacks)
     return (result, model) if return_model else result
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch runs ``threads`` intra-op threads inside the block (None: as it is), and the
+    caller's count again after it: what a training computes depends on the count, not on
+    the process it lands in, and its setting does not leak to other work there."""
+    before = torch.get_num_threads()
+    if threads is not None and threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _train(
@@ -372,8 +396,6 @@ def _train(
     callbacks: tuple[TrainCallback, ...],
 ) -> tuple[TrainResult, nn.Module]:
     start = time.perf_counter()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     device = resolve_device(config)
     torch.manual_seed(seed)
     model = arch.module(dataset.input_shape, dataset.num_classes)

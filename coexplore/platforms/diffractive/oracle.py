@@ -26,7 +26,7 @@ from coexplore.config import ConfigError
 from coexplore.data import DataConfig, load_dataset
 from coexplore.slow.cache import CacheKey, ResultCache
 from coexplore.slow.oracles import ORACLES, AccuracyOracle, Evaluation
-from coexplore.slow.trainer import TrainConfig
+from coexplore.slow.trainer import TrainConfig, torch_threads
 
 if TYPE_CHECKING:
     from coexplore.platforms.diffractive.family import DiffractiveHardware
@@ -93,9 +93,13 @@ class OpticsOracle(AccuracyOracle):
         key = self.key(arch, seed, hardware["layout"])
         stored = self.cache.get(key) if self.cache is not None else None
         hit = stored is not None
-        result = stored if hit else self._train(arch, seed, hardware["layout"])
-        if not hit and self.cache is not None:
-            self.cache.put(key, result, wall_s=result["wall_s"])
+        if hit:
+            result = stored
+        else:
+            with torch_threads(self.config.threads):  # the floats depend on the count
+                result = self._train(arch, seed, hardware["layout"])
+            if self.cache is not None:
+                self.cache.put(key, result, wall_s=result["wall_s"])
         return Evaluation(
             arch=arch.canonical,
             seed=seed,
@@ -115,8 +119,6 @@ class OpticsOracle(AccuracyOracle):
 
         start = time.perf_counter()
         tasks = self.hardware.tasks
-        if self.config.threads is not None:
-            torch.set_num_threads(self.config.threads)
         sets = {t: load_dataset(self.task_config(t)) for t in tasks}
         classes = {t: d.num_classes for t, d in sets.items()}
         torch.manual_seed(seed)
