@@ -149,7 +149,7 @@ class RayDriver:
         finished = os.waitid(os.P_PID, pid, flags) is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        returncode = self.proc.wait()
+        returncode = self.proc.wait(timeout=60)
         try:
             report = json.loads(self.out.read_text())
         except (OSError, ValueError):

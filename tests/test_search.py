@@ -138,7 +138,7 @@ def test_resume_after_kill_9_loses_nothing(agent, scenario, tmp_path):
         time.sleep(0.05)
     assert proc.poll() is None, proc.stderr.read().decode()
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     proc.stderr.close()
     before = log.read_text()
     logged = before.count("\n")
@@ -249,7 +249,9 @@ def test_sweep_grid_runs_offline(scenario, tmp_path):
     assert len(points) == 3 * 2 * 3 and {p["agent"] for p in points} == {"ppo", "reinforce"}
     cmd = [sys.executable, str(root / "launch" / "sweep_search.py"), "--env", scenario]
     cmd += ["--episodes", "2", "--agent", "reinforce", "--alpha", "0.5", "--out", str(tmp_path)]
-    subprocess.run(cmd + ["--quiet", "--wandb-mode", "disabled"], check=True, capture_output=True)
+    subprocess.run(
+        cmd + ["--quiet", "--wandb-mode", "disabled"], check=True, capture_output=True, timeout=300
+    )
     (run,) = tmp_path.iterdir()
     meta = json.loads((run / "run.json").read_text())
     assert meta["scenario_data"]["reward"]["alpha"] == 0.5 and meta["agent"] == "reinforce"
