@@ -36,7 +36,7 @@ class Coverage:
     tokens: tuple[tuple[int, ...], ...]
     outside: tuple[str, ...]
     bound: int
-    _next: dict[tuple[int, ...], tuple[int, ...]] = field(repr=False)
+    _next: dict[tuple[int, ...], set[int]] = field(repr=False)  # prefix -> next tokens
     _all: frozenset[tuple[int, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -59,10 +59,9 @@ class Coverage:
         archs: list[str] = []
         tokens: list[tuple[int, ...]] = []
         outside: list[str] = []
-        reasons: dict[str, str] = {}
+        reason = ""  # why the first row outside the space is not in it
         common = set.intersection(*(set(a) for a in given.values()))
-        first = next(iter(given.values()))
-        for arch in dict.fromkeys(first):
+        for arch in dict.fromkeys(next(iter(given.values()))):  # the first table's row order
             if arch not in common:
                 continue
             try:
@@ -70,28 +69,26 @@ class Coverage:
                 if space.from_tokens(list(t)).canonical != arch:
                     raise ValueError(f"not the space's canonical string for {arch!r}")
             except (ValueError, LookupError) as exc:
+                reason = reason or str(exc)
                 outside.append(arch)
-                reasons.setdefault(arch, str(exc))
                 continue
             archs.append(arch)
             tokens.append(t)
-        names = " and ".join(given)
         if not archs:
-            example = f"; e.g. {outside[0]!r}: {reasons[outside[0]]}" if outside else ""
+            example = f"; e.g. {outside[0]!r}: {reason}" if outside else ""
             what = "rows" if len(given) == 1 else "rows in common"
             raise ConfigError(
                 source,
-                names,
+                " and ".join(given),
                 f"a table of architectures of the {space.name} space (none of its "
                 f"{len(common)} {what} names one{example})",
             )
         if len(archs) >= bound:  # every architecture there is: nothing to restrict
             return None
-        nexts: dict[tuple[int, ...], dict[int, None]] = {}
+        following: dict[tuple[int, ...], set[int]] = {}
         for t in tokens:
             for i in range(len(t)):
-                nexts.setdefault(t[:i], {})[t[i]] = None
-        following = {prefix: tuple(values) for prefix, values in nexts.items()}
+                following.setdefault(t[:i], set()).add(t[i])
         return cls(
             space.name, tuple(given), tuple(archs), tuple(tokens), tuple(outside), bound, following
         )

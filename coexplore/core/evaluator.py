@@ -78,7 +78,7 @@ class CandidateEvaluator:
         if self.scenario.hardware.mode != "none":
             parts.insert(0, ("hardware", self.platform))
         for section, part in parts:
-            covered = getattr(part, "architectures", lambda: None)()
+            covered = part.architectures()
             if covered is not None:
                 named[f"{section}.{covered[0]}"] = covered[1]
         return named

@@ -8,8 +8,7 @@ which the ``diffractive`` platform family prices layouts with) import without to
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from coexplore.lazy import lazy_exports
 
 _WHERE = {
     "Detectors": "layers",
@@ -39,14 +38,4 @@ _WHERE = {
     "layout_cost": "layout",
 }
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)

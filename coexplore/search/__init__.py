@@ -9,8 +9,7 @@ names that ``coexplore search --help`` lists) then imports without the runner an
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from coexplore.lazy import lazy_exports
 
 _WHERE = {
     "AGENTS": "agents",
@@ -22,14 +21,4 @@ _WHERE = {
     "WandbConfig": "tracking",
 }
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)
