@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from coexplore.core.candidate import Candidate  # noqa: E402
 from coexplore.env import CoExploreEnv
 
 
@@ -38,7 +39,7 @@ def main() -> None:
         arch, parts = env.decode(env._tokens)
         network = arch.network(env.input_shape, env.num_classes)
         seeded = np.random.default_rng([env.scenario.data.seed, *env._tokens])  # as the evaluator
-        fast = platform.evaluate(network, parts, env.scenario.specs, seeded)
+        fast = platform.evaluate(Candidate(arch, network, parts), env.scenario.specs, seeded)
         (pruned if fast.pruned else kept).append((fast.wall_s, fast.attempts))
     total = time.perf_counter() - start
     n = args.candidates

@@ -29,7 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from coexplore.config import load_mapping  # noqa: E402
 from coexplore.core.evaluator import CandidateEvaluator  # noqa: E402
-from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path  # noqa: E402
+from coexplore.scenario import (  # noqa: E402
+    apply_overrides,
+    make_evaluator,
+    scenario_from_dict,
+    scenario_path,
+)
 
 SETTINGS = {  # executor -> (workers, trainer threads)
     "sequential": (None, None),
@@ -57,7 +62,7 @@ def evaluator(env: str, executor: str, epochs: int, run_dir: Path) -> CandidateE
     path = scenario_path(env)
     scenario = scenario_from_dict(apply_overrides(load_mapping(path), overrides), str(path))
     cache = str(run_dir / f"{executor}.sqlite")
-    return CandidateEvaluator(scenario, cache=cache, run_dir=str(run_dir))
+    return make_evaluator(scenario, cache=cache, run_dir=str(run_dir))
 
 
 def main() -> None:

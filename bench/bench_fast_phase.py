@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from coexplore.core.candidate import Candidate  # noqa: E402
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import NoFeasibleDesign, tune_partition
 from coexplore.spaces.chain import ChainSpace
 from coexplore.spaces.nb201 import NB201Space
@@ -136,7 +137,9 @@ def bench_stream(n: int) -> tuple[dict, bool]:
         for net, parts, tokens in candidates:
             seeded = np.random.default_rng([env.scenario.data.seed, *tokens])
             t0 = time.perf_counter()
-            fast = platform.evaluate(net, parts, env.scenario.specs, seeded)
+            fast = platform.evaluate(
+                Candidate(network=net, choice=parts), env.scenario.specs, seeded
+            )
             times.append(time.perf_counter() - t0)
             results[tuner].append((fast.hardware, fast.metrics, fast.failed_specs, fast.attempts))
         out[tuner] = {

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from coexplore.compress.api import CompressRequest, run_request
-from coexplore.core.tables import md_table
+from coexplore.core.markdown import md_table
 
 RATIOS = (20, 50, 85, 167)
 # epochs of the dense, ADMM, retraining and quantisation stages; Fashion-MNIST's 54,000

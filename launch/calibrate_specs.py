@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from coexplore.core.candidate import Candidate
 from coexplore.data import SHAPES
 from coexplore.platforms.fpga_pipeline.pipeline import evaluate_pipeline
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import tune_pipeline
@@ -95,7 +96,7 @@ def calibrate_spatial(args: argparse.Namespace) -> None:
     for _ in range(args.samples):
         kwargs = {"input_size": shape[1]} if args.space == "chain" else {}
         network = space.sample(rng, **kwargs).network(shape, classes)
-        metrics = platform.evaluate(network, None, Specs(), None).metrics
+        metrics = platform.evaluate(Candidate(network=network), Specs(), None).metrics
         latency.append(metrics.latency_s)
         edp.append(metrics.edp_js)
     q = [10, 25, 50, 75, 90]

@@ -258,8 +258,8 @@ def all_tokens(evaluator) -> list[list[int]]:
 def search(args) -> dict:
     """Every candidate of the search scenario evaluated (the known optimum), then each agent
     for ``--search-budget`` proposals and 3 seeds, answered from the same result cache."""
-    from coexplore.core.evaluator import CandidateEvaluator
     from coexplore.env.core import CoExploreEnv
+    from coexplore.scenario import make_evaluator
     from coexplore.search.agents import make_agent
 
     folder = Path(args.out) / "search"
@@ -268,7 +268,7 @@ def search(args) -> dict:
         return json.loads(path.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     scenario, cache = search_scenario(args), str(folder / "accuracy.sqlite")
-    evaluator = CandidateEvaluator(scenario, cache=cache)
+    evaluator = make_evaluator(scenario, cache=cache)
     records = evaluator.evaluate_batch(all_tokens(evaluator))
     from coexplore.slow.cache import ResultCache
 

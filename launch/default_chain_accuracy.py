@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
+from coexplore.core.candidate import Candidate
 from coexplore.data import DataConfig
 from coexplore.slow.oracles import TrainOracle
 from coexplore.slow.trainer import TrainConfig
@@ -39,7 +40,7 @@ def main() -> None:
         tests = []
         for seed in range(args.seeds):
             oracle = TrainOracle(DataConfig(name, seed=seed), config, args.cache)
-            ev = oracle.evaluate(arch, seed)
+            ev = oracle.evaluate(Candidate(arch, seed=seed))
             tests.append(ev.test_acc)
             print(
                 f"{name:<9} {seed:>4} {ev.val_acc:>8.4f} {ev.test_acc:>8.4f} "

@@ -47,7 +47,7 @@ import numpy as np
 from nb201_benchmark import agent_params, at, mean_sd, p_greater, save_result
 
 from coexplore.config import load_mapping
-from coexplore.core.tables import md_table
+from coexplore.core.markdown import md_table
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
 
 MARKER = "<!-- discussion: hand-written below this line; the script keeps it -->"

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coexplore.core.tables import md_table
+from coexplore.core.markdown import md_table
 from coexplore.latency.device import fingerprint
 from coexplore.latency.experiment import device_experiment, table_experiment
 from coexplore.latency.lab import Lab

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from coexplore.config import load_mapping
-from coexplore.core.tables import md_table
+from coexplore.core.markdown import md_table
 from coexplore.platforms.spatial import family
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
 from coexplore.tables import ACCURACY_TABLES
@@ -227,9 +227,9 @@ def search(scen, agent: str, seed: int, budget: int, samples: list, cap: int) ->
 
 def tune_hardware(scen, winner: dict, seed: int, budget: int, samples: list) -> None:
     """The separate search's second half: random designs within budget for the winning cell."""
-    from coexplore.core.evaluator import CandidateEvaluator
+    from coexplore.scenario import make_evaluator
 
-    evaluator = CandidateEvaluator(scen)
+    evaluator = make_evaluator(scen)
     space = evaluator.platform.design_space
     points = space.feasible_points()
     rng = np.random.default_rng(seed + 10_000)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from coexplore.config import load_mapping
-from coexplore.core.tables import md_table
+from coexplore.core.markdown import md_table
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
 from coexplore.tables import ACCURACY_TABLES, DEVICES
 

@@ -8,15 +8,21 @@ import pytest
 import yaml
 from gymnasium.utils.env_checker import check_env
 
-from coexplore.compress.oracle import CompressionSpec, CompressOracle
+from coexplore.compress.oracle import CompressionSpec
 from coexplore.compress.projections import kept_count
 from coexplore.config import ConfigError, load_mapping
-from coexplore.core.evaluator import CandidateEvaluator
+from coexplore.core.candidate import Candidate
 from coexplore.core.specs import Specs
 from coexplore.env import CoExploreEnv
 from coexplore.platforms.fpga_pipeline.pipeline import evaluate_pipeline
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import tune_partition
-from coexplore.scenario import get_scenario, scenario_from_dict, scenario_path
+from coexplore.scenario import (
+    get_scenario,
+    make_evaluator,
+    make_oracle,
+    scenario_from_dict,
+    scenario_path,
+)
 
 NET = "k3f24s1-k3f36s1-k3f48s2-k3f48s1-k3f64s2-k3f64s1|flatten"
 
@@ -114,7 +120,9 @@ def test_a_family_that_cannot_price_compression_is_an_error():
         scenario_from_dict(data, "sc.yaml")
     data["hardware"]["mode"] = "none"  # accuracy-only NAS of compressed networks: fine
     s = scenario_from_dict(data, "sc.yaml")
-    assert s.compression.ratio == 4 and s.platform().compression is None
+    ev = make_evaluator(s)
+    arch = s.space.sample(np.random.default_rng(0))
+    assert s.compression.ratio == 4 and ev.candidate(s.space.to_tokens(arch)).compression is None
 
 
 # --- the fast phase --------------------------------------------------------------------------
@@ -122,10 +130,10 @@ def test_a_family_that_cannot_price_compression_is_an_error():
 
 def test_fast_phase_prices_the_planned_compression_on_the_dense_tuned_design():
     s = quick()
-    ev = CandidateEvaluator(s)
+    ev = make_evaluator(s)
     arch = s.space.parse(NET)
     c = ev.candidate([*s.space.to_tokens(arch), 0, 1])
-    fast, _ = ev.fast_phase(c)
+    fast = ev.fast_phase(c)
     net = network(s)
     planned = s.compression.compression(net)
     assert fast.details["compression"] == planned.to_dict()
@@ -155,12 +163,10 @@ def test_more_pruning_is_never_slower_on_the_same_design():
 def test_the_dense_bound_does_not_prune_a_compressed_candidate():
     """A spec a dense network's bound already misses may be met compressed: no bound then."""
     s = dataclasses.replace(quick(), specs=Specs.from_config({"throughput_fps": {"min": 1e9}}))
-    ev = CandidateEvaluator(s)
+    ev = make_evaluator(s)
     net = network(s)
-    assert ev.platform.bound(net, s.specs) == []
-    dense = dataclasses.replace(get_scenario("digits-fpga"), specs=s.specs)
-    assert CandidateEvaluator(dense).platform.bound(net, s.specs) != []
-    fast, _ = ev.fast_phase(ev.candidate([*s.space.to_tokens(s.space.parse(NET)), 0, 1]))
+    assert ev.platform.bound(net, s.specs) != []  # the dense network cannot meet it
+    fast = ev.fast_phase(ev.candidate([*s.space.to_tokens(s.space.parse(NET)), 0, 1]))
     assert fast.pruned and fast.attempts > 0  # tried the designs, missed the spec
 
 
@@ -169,8 +175,8 @@ def test_fixed_hardware_prices_the_compressed_reference():
     s = dataclasses.replace(
         s, hardware=dataclasses.replace(s.hardware, mode="fixed", reference=NET)
     )
-    ev = CandidateEvaluator(s)
-    fast, _ = ev.fast_phase(ev.candidate(s.space.to_tokens(s.space.parse(NET))))
+    ev = make_evaluator(s)
+    fast = ev.fast_phase(ev.candidate(s.space.to_tokens(s.space.parse(NET))))
     net = network(s)
     expected = evaluate_pipeline(net, ev.fixed.hardware, s.compression.compression(net))
     assert fast.metrics.throughput_fps == pytest.approx(expected.throughput_fps)
@@ -183,9 +189,9 @@ def test_fixed_hardware_prices_the_compressed_reference():
 def test_compress_oracle_trains_the_planned_network_and_resumes(tmp_path):
     s = quick()
     cache = tmp_path / "c.sqlite"
-    oracle = CompressOracle.from_scenario(s, str(cache))
+    oracle = make_oracle(s, str(cache))
     arch = s.space.parse(NET)
-    ev = oracle.evaluate(arch)
+    ev = oracle.evaluate(Candidate(arch))
     d = ev.details
     planned = s.compression.compression(network(s))
     assert d["density"] == pytest.approx(planned.density)  # trained as priced
@@ -193,15 +199,15 @@ def test_compress_oracle_trains_the_planned_network_and_resumes(tmp_path):
     assert [st["stage"] for st in d["stages"]] == ["dense", "prune", "quant"]
     assert ev.val_acc == d["stages"][-1]["val_acc"] and not ev.cache_hit
     assert 0.1 < ev.test_acc <= 1 and d["resumed_stages"] == []
-    again = oracle.evaluate(arch)
+    again = oracle.evaluate(Candidate(arch))
     assert again.cache_hit and again.val_acc == ev.val_acc
     # an interrupted run: the result never reached the cache, its stages did
     cache.unlink()
-    fresh = CompressOracle.from_scenario(s, str(cache)).evaluate(arch)
+    fresh = make_oracle(s, str(cache)).evaluate(Candidate(arch))
     assert not fresh.cache_hit and fresh.details["resumed_stages"] == ["dense", "prune", "quant"]
     assert fresh.val_acc == ev.val_acc and fresh.test_acc == ev.test_acc
     # another compression of the same candidate is another entry
-    other = CompressOracle.from_scenario(quick(ratio=4), str(cache)).evaluate(arch)
+    other = make_oracle(quick(ratio=4), str(cache)).evaluate(Candidate(arch))
     assert other.details["weights_kept"] > d["weights_kept"]
 
 

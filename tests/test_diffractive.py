@@ -17,10 +17,10 @@ from gymnasium.utils.env_checker import check_env
 
 from coexplore.cli.main import main
 from coexplore.config import ConfigError, load_mapping
-from coexplore.core.evaluator import CandidateEvaluator
+from coexplore.core.candidate import Candidate
 from coexplore.optics import PRESETS, MultiTaskD2NN, check_layout, layout_cost
 from coexplore.platforms.diffractive.family import DiffractiveHardware, LayoutSpace
-from coexplore.scenario import get_scenario, scenario_from_dict, scenario_path
+from coexplore.scenario import get_scenario, make_evaluator, scenario_from_dict, scenario_path
 from coexplore.spaces.d2nn import D2NNSpace
 
 SMALL = PRESETS["slm-visible"].at_grid(24)
@@ -103,7 +103,7 @@ def test_the_fast_phase_prices_what_the_model_builds():
         for _ in range(len(space.token_choices())):
             tokens.append(int(rng.choice(space.allowed(tokens))))
         choice = space.decode(tokens)
-        fast = platform.evaluate(network, choice, scenario.specs, rng)
+        fast = platform.evaluate(Candidate(network=network, choice=choice), scenario.specs, rng)
         model = MultiTaskD2NN(system, {"digits": 10, "mnist5k": 10}, layout=choice["layout"])
         cost = model.hardware_cost()
         assert (fast.metrics.layers, fast.metrics.detectors) == (cost["layers"], 20)
@@ -127,7 +127,7 @@ def test_bad_settings_name_the_field():
         scenario_from_dict({**fpga, "slow_phase": {"oracle": "optics"}}, "x.yaml")
     sgd = {**data, "slow_phase": {"oracle": "optics", "train": {"optimizer": "sgd"}}}
     with pytest.raises(ConfigError, match="optimizer"):
-        CandidateEvaluator(scenario_from_dict(sgd, "x.yaml"))
+        make_evaluator(scenario_from_dict(sgd, "x.yaml"))
     with pytest.raises(ConfigError, match="system"):
         DiffractiveHardware(system="no-such-system.yaml").optical_system()
 
@@ -147,7 +147,7 @@ def tiny(name="d2nn-digits", **data):
 
 def test_the_oracle_trains_the_layout_and_caches_it(tmp_path):
     cache = str(tmp_path / "cache.sqlite")
-    ev = CandidateEvaluator(tiny(), cache=cache)
+    ev = make_evaluator(tiny(), cache=cache)
     shared, split = [1, 0, 0, 1, 1], [1, 0, 1, 1, 1]  # w=0.5: SSTT and S T T T
     a, b = ev.evaluate_batch([shared, split])
     assert a.hardware["layout"] == ["shared", "shared", "specific", "specific"]
@@ -156,10 +156,10 @@ def test_the_oracle_trains_the_layout_and_caches_it(tmp_path):
     for task in ("digits", "mnist5k"):
         assert a.tasks[task]["val_acc"] > 0.2
     assert a.macs == 0
-    again = CandidateEvaluator(tiny(), cache=cache).evaluate(shared)
+    again = make_evaluator(tiny(), cache=cache).evaluate(shared)
     assert again.cache_hit and again.val_acc == a.val_acc
     # another layout with the same training is another network: trained, not taken from a
-    other = CandidateEvaluator(tiny(), cache=cache).evaluate([1, 0, 2, 1, 1])
+    other = make_evaluator(tiny(), cache=cache).evaluate([1, 0, 2, 1, 1])
     assert not other.cache_hit and other.hardware["layout"][1] == "skip"
 
 

@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import coexplore  # noqa: F401  (registers the ids)
+from coexplore.core.candidate import Candidate
 from coexplore.core.record import CandidateRecord
 from coexplore.core.specs import Specs
 from coexplore.env import CoExploreEnv
@@ -233,7 +234,7 @@ def test_fixed_hardware_keeps_the_reference_design():
     _, info = env.evaluate(env.space.to_tokens(reference))
     assert not info["pruned"] and info["hw_attempts"] == 1
     network = reference.network(env.input_shape, env.num_classes)
-    tuned = env.evaluator.platform.reference(network, env.scenario.specs)
+    tuned = env.evaluator.platform.reference(Candidate(network=network), env.scenario.specs)
     assert info["hardware"] == tuned.hardware.to_dict()
     assert info["metrics"]["throughput_fps"] == pytest.approx(tuned.metrics.throughput_fps)
     # A heavier network on the same engines: slower, and its 7x7x64 kernels need more weight

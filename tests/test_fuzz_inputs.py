@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 
 from coexplore.cli.main import main
 from coexplore.config import ConfigError, load_mapping
+from coexplore.core.candidate import Candidate
 from coexplore.scenario import load_scenario, scenario_files
 
 # --- mutations ------------------------------------------------------------------------------
@@ -449,7 +450,7 @@ def _load_hardware_table(path: Path) -> Any:
 
     platform = load_scenario(_hardware_table_scenario(path)).platform()
     networks = _nb201_networks(path, "arch_str")
-    return [platform.evaluate(network, None, Specs(), None) for network in networks]
+    return [platform.evaluate(Candidate(network=n), Specs(), None) for n in networks]
 
 
 def _accuracy_tables() -> dict[str, Any]:
@@ -471,7 +472,7 @@ def _load_accuracy_table(path: Path) -> Any:
 
     oracle, space = TableOracle(str(path)), make_space("nb201")
     table = oracle.columns[0]
-    return [oracle.evaluate(space.parse(a)) for a in _nb201_cells(3) if a in table.index]
+    return [oracle.evaluate(Candidate(space.parse(a))) for a in _nb201_cells(3) if a in table.index]
 
 
 def _positive_or_nan(v: float) -> bool:

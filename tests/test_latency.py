@@ -256,23 +256,23 @@ def scenario(tmp_path, hardware):
 
 
 def test_measured_and_predicted_families_in_the_evaluator(fitted, tmp_path):
-    from coexplore.core.evaluator import CandidateEvaluator
+    from coexplore.scenario import make_evaluator
 
     cache = str(tmp_path / "m.sqlite")
     hw = {"family": "measured", "warmup": 1, "repeats": 2, "rounds": 2, "cache": cache}
-    ev = CandidateEvaluator(scenario(tmp_path, hw))
+    ev = make_evaluator(scenario(tmp_path, hw))
     arch = ev.space.parse("k3f24s1-k3f24s2-k1f24s1|flatten")
-    fast, _ = ev.fast_phase(ev.candidate(ev.space.to_tokens(arch)))
+    fast = ev.fast_phase(ev.candidate(ev.space.to_tokens(arch)))
     m = fast.details["measurement"]
     assert fast.metrics.latency_s == m["median_s"] and not fast.pruned
     assert fast.metrics.throughput_fps == pytest.approx(1 / m["median_s"])
-    again, _ = CandidateEvaluator(scenario(tmp_path, hw)).fast_phase(
+    again = make_evaluator(scenario(tmp_path, hw)).fast_phase(
         ev.candidate(ev.space.to_tokens(arch))
     )
     assert again.details["measurement"] == m  # from the cache
     hw = {"family": "predicted", "predictor": str(fitted), "spot_check": 1.0}
-    ev = CandidateEvaluator(scenario(tmp_path, hw))
-    fast, _ = ev.fast_phase(ev.candidate(ev.space.to_tokens(arch)))
+    ev = make_evaluator(scenario(tmp_path, hw))
+    fast = ev.fast_phase(ev.candidate(ev.space.to_tokens(arch)))
     assert fast.metrics.latency_s == fast.details["predicted_s"] > 0
     assert fast.details["error"] == pytest.approx(
         fast.details["predicted_s"] / fast.details["measured"]["median_s"] - 1

@@ -6,6 +6,7 @@ from contextlib import nullcontext
 import pytest
 
 from coexplore.config import ConfigError
+from coexplore.core.candidate import Candidate
 from coexplore.data import DataConfig
 from coexplore.slow.cache import ResultCache
 from coexplore.slow.oracles import TrainOracle
@@ -52,12 +53,12 @@ def test_callbacks_enter_the_key_and_none_keep_todays(tmp_path):
 def test_callback_runs_are_cached_apart_from_plain_ones(tmp_path):
     arch = make_space("chain", depth=2).parse(ARCH)
     path = tmp_path / "c.sqlite"
-    plain = TrainOracle(DataConfig("digits"), ONE, path).evaluate(arch, 0)
-    shrunk = TrainOracle(DataConfig("digits"), ONE, path, [Shrink(0.05)]).evaluate(arch, 0)
+    plain = TrainOracle(DataConfig("digits"), ONE, path).evaluate(Candidate(arch))
+    shrunk = TrainOracle(DataConfig("digits"), ONE, path, [Shrink(0.05)]).evaluate(Candidate(arch))
     assert not plain.cache_hit and not shrunk.cache_hit  # not confused with the plain run
     assert shrunk.details["loss_curve"] != plain.details["loss_curve"]
     assert shrunk.details["extra"]["callbacks"][0]["config"] == {"weight": 0.05}
-    again = TrainOracle(DataConfig("digits"), ONE, path, [Shrink(0.05)]).evaluate(arch, 0)
+    again = TrainOracle(DataConfig("digits"), ONE, path, [Shrink(0.05)]).evaluate(Candidate(arch))
     assert again.cache_hit and again.details == shrunk.details
     assert "weights_path" not in plain.details  # only reported when weights are kept
 
@@ -68,7 +69,7 @@ def test_kept_weights_reload_to_the_recorded_accuracy(tmp_path, monkeypatch):
     arch = make_space("chain", depth=2).parse(ARCH)
     path = tmp_path / "c.sqlite"
     oracle = TrainOracle(DataConfig("digits"), ONE, path, keep_weights=True)
-    first = oracle.evaluate(arch, 0)
+    first = oracle.evaluate(Candidate(arch))
     key = oracle.key(arch, 0)
     expected = tmp_path / "c.sqlite.weights" / f"{key.id}.pt"
     assert first.details["weights_path"] == str(expected) and expected.is_file()
@@ -86,16 +87,16 @@ def test_kept_weights_reload_to_the_recorded_accuracy(tmp_path, monkeypatch):
     monkeypatch.setattr(ResultCache, "load_weights", lambda *a, **k: pytest.fail("loaded"))
     monkeypatch.setattr(ResultCache, "save_weights", lambda *a, **k: pytest.fail("saved"))
     monkeypatch.setattr("coexplore.slow.oracles.train", lambda *a, **k: pytest.fail("trained"))
-    hit = TrainOracle(DataConfig("digits"), ONE, path, keep_weights=True).evaluate(arch, 0)
+    hit = TrainOracle(DataConfig("digits"), ONE, path, keep_weights=True).evaluate(Candidate(arch))
     assert hit.cache_hit and hit.details == first.details and expected.stat().st_mtime_ns == mtime
 
 
 def test_missing_weights_are_a_clear_error(tmp_path):
     arch = make_space("chain", depth=2).parse(ARCH)
     path = tmp_path / "c.sqlite"
-    TrainOracle(DataConfig("digits"), ONE, path).evaluate(arch, 0)  # weights not kept
+    TrainOracle(DataConfig("digits"), ONE, path).evaluate(Candidate(arch))  # weights not kept
     keeping = TrainOracle(DataConfig("digits"), ONE, path, keep_weights=True)
-    hit = keeping.evaluate(arch, 0)
+    hit = keeping.evaluate(Candidate(arch))
     assert hit.cache_hit and hit.details["weights_path"] is None
     with pytest.raises(FileNotFoundError, match="trained without keeping weights"):
         keeping.load_weights(arch, 0)
@@ -113,9 +114,9 @@ def test_callbacks_and_kept_weights_in_a_spawned_worker(tmp_path):
     path = tmp_path / "c.sqlite"
     oracle = TrainOracle(DataConfig("digits"), ONE, path, [Shrink(0.05)], keep_weights=True)
     with make_executor("process", workers=1, run_dir=tmp_path / "run") as ex:
-        [remote] = ex.map(oracle.evaluate_job, [(arch, 0)])
+        [remote] = ex.map(oracle.evaluate, [Candidate(arch)])
     assert not remote.cache_hit and remote.details["extra"]["callbacks"][0]["config"]["weight"]
-    local = TrainOracle(DataConfig("digits"), ONE, None, [Shrink(0.05)]).evaluate(arch, 0)
+    local = TrainOracle(DataConfig("digits"), ONE, None, [Shrink(0.05)]).evaluate(Candidate(arch))
     assert remote.details["loss_curve"] == local.details["loss_curve"]
     assert remote.details["weights_path"] == str(
         ResultCache(path).weights_path(oracle.key(arch, 0))

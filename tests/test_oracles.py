@@ -11,6 +11,7 @@ import pytest
 
 from coexplore.cli.main import main
 from coexplore.config import ConfigError
+from coexplore.core.candidate import Candidate
 from coexplore.data import DataConfig
 from coexplore.slow.cache import ResultCache
 from coexplore.slow.oracles import ORACLES, OracleError, TableOracle, TrainOracle
@@ -25,18 +26,20 @@ def test_train_oracle_trains_once_then_hits_the_cache(tmp_path):
     space = make_space("chain", depth=2)
     arch = space.parse(ARCH)
     oracle = TrainOracle(DataConfig("digits"), FAST, tmp_path / "cache.sqlite")
-    first = oracle.evaluate(arch, seed=0)
+    first = oracle.evaluate(Candidate(arch, seed=0))
     assert not first.cache_hit and first.val_acc > 0.5 and first.details["epochs"] == 2
-    again = TrainOracle(DataConfig("digits"), FAST, tmp_path / "cache.sqlite").evaluate(arch, 0)
+    again = TrainOracle(DataConfig("digits"), FAST, tmp_path / "cache.sqlite").evaluate(
+        Candidate(arch)
+    )
     assert again.cache_hit and again.val_acc == first.val_acc and again.details == first.details
-    other_seed = oracle.evaluate(arch, seed=1)  # a different seed is a different key
+    other_seed = oracle.evaluate(Candidate(arch, seed=1))  # a different seed is a different key
     assert not other_seed.cache_hit
     with ResultCache(tmp_path / "cache.sqlite") as cache:
         assert len(cache) == 2
     other = TrainOracle(
         DataConfig("digits"), TrainConfig(epochs=1, precision="fp32"), tmp_path / "cache.sqlite"
     )
-    assert not other.evaluate(arch, 0).cache_hit  # another train config is another key
+    assert not other.evaluate(Candidate(arch)).cache_hit  # another train config is another key
 
 
 def test_table_oracle(tmp_path):
@@ -49,14 +52,14 @@ def test_table_oracle(tmp_path):
         for i, a in enumerate(archs[:4]):
             w.writerow([a.canonical, 0.5 + i / 10, 0.4 + i / 10, 1000 * i])
     oracle = ORACLES.get("table")(path)
-    ev = oracle.evaluate(archs[2])
+    ev = oracle.evaluate(Candidate(archs[2]))
     assert (ev.val_acc, ev.test_acc, ev.details["params"]) == (0.7, pytest.approx(0.6), 2000.0)
     with pytest.raises(OracleError, match="one of the table.s 4 architectures"):
-        oracle.evaluate(archs[4])
+        oracle.evaluate(Candidate(archs[4]))
     bad = tmp_path / "bad.csv"
     bad.write_text("architecture,acc\nx,1\n")
     with pytest.raises(ConfigError, match="arch"):
-        TableOracle(bad).evaluate(archs[0])
+        TableOracle(bad).evaluate(Candidate(archs[0]))
 
 
 def test_train_cli_json(capsys, tmp_path):
@@ -115,12 +118,12 @@ def trained_on(executor: str, run_dir: str) -> list:
 
     space = make_space("chain", depth=2)
     jobs = [
-        (space.parse(a), s)
+        Candidate(space.parse(a), seed=s)
         for a, s in [(ARCH, 0), ("k5f24s2-k1f36s1|flatten", 1), ("k3f36s1-k3f24s1|gap", 2)]
     ]
     oracle = TrainOracle(DataConfig("digits"), TrainConfig(epochs=1, precision="fp32", threads=1))
     with make_executor(executor, workers=2, run_dir=run_dir) as ex:
-        evs = ex.map(oracle.evaluate_job, jobs)
+        evs = ex.map(oracle.evaluate, jobs)
     return [[e.arch, e.seed, e.val_acc, e.test_acc, e.details["loss_curve"]] for e in evs]
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coexplore.core.evaluator import CandidateEvaluator
 from coexplore.core.metrics import Metrics
 from coexplore.core.record import RECORD_VERSION, CandidateRecord
-from coexplore.search.runlog import RunLog, read_records, record_differences
+from coexplore.scenario import make_evaluator
+from coexplore.search.runlog import RunLog, read_records, record_differences, record_from_json
 
 V0 = Path(__file__).parent / "data" / "digits-fpga-v0.jsonl"
 OLD = [json.loads(line) for line in V0.read_text().splitlines()]
@@ -20,12 +20,12 @@ OLD = [json.loads(line) for line in V0.read_text().splitlines()]
 
 @pytest.fixture(scope="module")
 def evaluator():
-    return CandidateEvaluator("digits-fpga")
+    return make_evaluator("digits-fpga")
 
 
 def test_v0_lines_upgrade_to_si_metrics():
     for old in OLD:
-        r = CandidateRecord.from_json(old)
+        r = record_from_json(old)
         assert r.version == RECORD_VERSION and r.platform == "fpga-pipeline"
         assert r.choice == old["parts_chosen"] and r.details["parts"] == old["parts"]
         if old["metrics"] is None:
@@ -45,10 +45,10 @@ def test_fast_phase_and_reward_reproduce_the_old_records(evaluator):
     and reward (from the recorded accuracy; training is the trainer tests' business)."""
     kinds = set()
     for old in OLD:
-        want = CandidateRecord.from_json(old)
+        want = record_from_json(old)
         c = evaluator.candidate(old["tokens"])
         assert c.arch.canonical == want.arch and c.choice == want.choice
-        fast, macs = evaluator.fast_phase(c)
+        fast, macs = evaluator.fast_phase(c), c.network.macs
         assert macs == want.macs
         assert fast.hardware == want.hardware
         assert fast.metrics == want.metrics
@@ -57,13 +57,13 @@ def test_fast_phase_and_reward_reproduce_the_old_records(evaluator):
         assert evaluator.prunes(fast) == want.pruned
         kinds.add("bound" if want.pruned and not want.hw_attempts else str(want.pruned))
         if not want.pruned:
-            terms = evaluator.scenario.reward(want.val_acc, fast.metrics, evaluator.scenario.specs)
+            terms = evaluator.reward_fn(want.val_acc, fast.metrics, evaluator.specs)
             assert terms.reward == want.reward and terms.terms == want.reward_terms
     assert kinds == {"bound", "True", "False"}  # pruned by the bound, by a spec, and trained
 
 
 def test_json_round_trip_and_run_log(tmp_path):
-    records = [CandidateRecord.from_json(old) for old in OLD]
+    records = [record_from_json(old) for old in OLD]
     for r in records:
         assert CandidateRecord.from_json(json.loads(json.dumps(r.to_json()))) == r
     with RunLog(tmp_path) as log:
@@ -78,7 +78,7 @@ def test_json_round_trip_and_run_log(tmp_path):
 
 
 def test_bad_records_are_refused():
-    line = CandidateRecord.from_json(OLD[0]).to_json()
+    line = record_from_json(OLD[0]).to_json()
     with pytest.raises(ValueError, match="newer"):
         CandidateRecord.from_json({**line, "version": RECORD_VERSION + 1})
     with pytest.raises(ValueError, match="unknown record fields"):

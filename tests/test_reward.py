@@ -7,8 +7,9 @@ import pytest
 
 from coexplore.config import ConfigError
 from coexplore.core.metrics import Metrics
-from coexplore.core.rewards import REWARDS, reward_from_config
+from coexplore.core.rewards import REWARDS
 from coexplore.core.specs import Specs
+from coexplore.scenario.schema import reward_from_config
 
 FPS_SPEC = Specs.from_config({"min_throughput_fps": 1000})
 LAT_SPEC = Specs.from_config({"latency_s": {"max": 0.004}})

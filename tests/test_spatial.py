@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import coexplore  # noqa: F401  (registers the Gymnasium ids)
 from coexplore.cli.main import main
 from coexplore.config import ConfigError
-from coexplore.core.checkers import check_platform
+from coexplore.platforms import check_family
 from coexplore.platforms.spatial.arch import load_template, template_from_dict
 from coexplore.platforms.spatial.family import SpatialAccelerator, SpatialFastConfig
 from coexplore.platforms.spatial.mapper import MapSpace, objective_values, search_mappings
@@ -334,7 +334,7 @@ def test_the_design_space_keeps_the_area_budget():
 
 
 def test_the_spatial_platform_passes_check_platform():
-    check_platform(SpatialAccelerator, [preset("lenet5")],
+    check_family(SpatialAccelerator, [preset("lenet5")],
                    fast=SpatialFastConfig(mapper_budget=200), samples=2)  # fmt: skip
 
 

@@ -15,11 +15,11 @@ from gymnasium.utils.env_checker import check_env
 import coexplore  # noqa: F401  (registers the Gymnasium ids)
 from coexplore.cli.main import main
 from coexplore.config import ConfigError
-from coexplore.core.evaluator import CandidateEvaluator
+from coexplore.core.candidate import Candidate
 from coexplore.core.specs import Specs
 from coexplore.env.core import CoExploreEnv
 from coexplore.platforms.table.family import TableHardware, TablePlatform
-from coexplore.scenario import get_scenario, load_scenario
+from coexplore.scenario import get_scenario, load_scenario, make_evaluator
 from coexplore.slow.oracles import OracleError, TableOracle
 from coexplore.spaces import make_space
 from coexplore.tables import ACCURACY_TABLES, DEVICES, NotInTableError, read_table
@@ -49,15 +49,15 @@ def test_the_shipped_tables_hold_every_cell_in_benchmark_order():
 
 def test_the_table_oracle_knows_the_builtin_tables_by_name():
     oracle = TableOracle("nb201-cifar10")
-    ev = oracle.evaluate(SPACE.parse(cell(BEST_CIFAR10)), seed=3)
+    ev = oracle.evaluate(Candidate(SPACE.parse(cell(BEST_CIFAR10)), seed=3))
     assert ev.val_acc == ev.test_acc == pytest.approx(0.94373, abs=1e-5)
     assert ev.details["signal"] == "test" and ev.details["arch_idx"] == BEST_CIFAR10
-    c100 = TableOracle("nb201-cifar100").evaluate(SPACE.parse(cell(0)))
+    c100 = TableOracle("nb201-cifar100").evaluate(Candidate(SPACE.parse(cell(0))))
     assert c100.val_acc == pytest.approx(0.52913333, abs=1e-7)  # row 0 of the file
-    im = TableOracle("nb201-imagenet16").evaluate(SPACE.parse(cell(1)))
+    im = TableOracle("nb201-imagenet16").evaluate(Candidate(SPACE.parse(cell(1))))
     assert im.test_acc == pytest.approx(0.44033333, abs=1e-7)
     with pytest.raises(ConfigError, match="nb201-cifar10"):
-        TableOracle("nb201-cifar1O").evaluate(SPACE.parse(cell(0)))
+        TableOracle("nb201-cifar1O").evaluate(Candidate(SPACE.parse(cell(0))))
 
 
 def test_a_user_accuracy_table_must_hold_fractions_and_the_cell(tmp_path):
@@ -67,13 +67,13 @@ def test_a_user_accuracy_table_must_hold_fractions_and_the_cell(tmp_path):
         w.writerow(["arch", "val_acc"])
         w.writerow([cell(0), 85.9])
     with pytest.raises(ConfigError, match="fractions"):
-        TableOracle(path).evaluate(SPACE.parse(cell(0)))
+        TableOracle(path).evaluate(Candidate(SPACE.parse(cell(0))))
     path.write_bytes(gzip.compress(f"arch,val_acc\n{cell(0)},0.859\n".encode()))
     oracle = TableOracle(path)
-    assert oracle.evaluate(SPACE.parse(cell(0))).val_acc == 0.859
-    assert np.isnan(oracle.evaluate(SPACE.parse(cell(0))).test_acc)  # no test column
+    assert oracle.evaluate(Candidate(SPACE.parse(cell(0)))).val_acc == 0.859
+    assert np.isnan(oracle.evaluate(Candidate(SPACE.parse(cell(0)))).test_acc)  # no test column
     with pytest.raises(OracleError, match=r"'arch' must be one of the table's 1 architectures"):
-        oracle.evaluate(SPACE.parse(cell(1)))
+        oracle.evaluate(Candidate(SPACE.parse(cell(1))))
 
 
 def network(index: int):
@@ -83,19 +83,20 @@ def network(index: int):
 def test_builtin_devices_golden():
     """Row 0 of nb201_latency_help.csv.gz: Pixel 2 9 ms; Titan RTX, batch 256: 10.65186024 ms."""
     phone = TablePlatform(TableHardware(device="pixel2"))
-    r = phone.evaluate(network(0), None, Specs(), None)
+    r = phone.evaluate(Candidate(network=network(0)), Specs(), None)
     assert r.metrics.latency_s == pytest.approx(0.009)
     assert r.metrics.throughput_fps == pytest.approx(1 / 0.009)
     assert r.hardware == {"table": "pixel2", "batch": 1} and not r.failed_specs
     gpu = TablePlatform(TableHardware(device="titan_rtx_256"))
-    m = gpu.evaluate(network(0), None, Specs(), None).metrics
+    m = gpu.evaluate(Candidate(network=network(0)), Specs(), None).metrics
     assert m.latency_s == pytest.approx(10.65186024e-3)
     assert m.throughput_fps == pytest.approx(256 / 10.65186024e-3)  # a batch per pass
     assert phone.reported_metrics() == ("latency_s", "throughput_fps")
     tight = Specs.from_config({"latency_s": {"max": 0.005}})
-    (failure,) = phone.evaluate(network(0), None, tight, None).failed_specs
+    (failure,) = phone.evaluate(Candidate(network=network(0)), tight, None).failed_specs
     assert failure.metric == "latency_s" and failure.value == pytest.approx(0.009)
-    assert phone.evaluate_fixed(network(0), phone.reference(network(0), tight), tight).pruned
+    c = Candidate(network=network(0))
+    assert phone.evaluate_fixed(c, phone.reference(c, tight), tight).pruned
 
 
 def test_latency_specs_prune_exactly_the_slow_cells():
@@ -108,7 +109,7 @@ def test_latency_specs_prune_exactly_the_slow_cells():
     for index in rng.integers(15_625, size=25):
         limit = float(rng.uniform(5, 40))
         specs = Specs.from_config({"latency_s": {"max": limit * 1e-3}})
-        result = platform.evaluate(network(int(index)), None, specs, None)
+        result = platform.evaluate(Candidate(network=network(int(index))), specs, None)
         assert result.pruned == (column[index] > limit)
 
 
@@ -128,20 +129,20 @@ def test_a_user_hardware_table(tmp_path):
         [[cell(0), 2.0, 4.0, "a"], [cell(1), 8.0, 1.0, "b"]],
     )
     platform = TablePlatform(TableHardware(table=str(path)))
-    m = platform.evaluate(network(1), None, Specs(), None).metrics
+    m = platform.evaluate(Candidate(network=network(1)), Specs(), None).metrics
     assert (m.latency_s, m.energy_j) == pytest.approx((0.008, 0.001))
     assert m.throughput_fps == pytest.approx(125.0)
     assert m.power_w == pytest.approx(0.001 * 125.0) and m.edp_js == pytest.approx(0.001 * 0.008)
     metrics = ("latency_s", "throughput_fps", "energy_j", "power_w", "edp_js")
     assert platform.reported_metrics() == metrics
     with pytest.raises(NotInTableError, match=r"fpga\.csv: field 'arch' must be one of the tab"):
-        platform.evaluate(network(2), None, Specs(), None)
+        platform.evaluate(Candidate(network=network(2)), Specs(), None)
     # HW-NAS-Bench-style names, mapped; a batch of 32 per measured pass
     path = write_csv(tmp_path / "hw.csv", ["arch_str", "fpga_latency"], [[cell(0), 4.0]])
     cfg = TableHardware(
         table=str(path), arch_column="arch_str", columns={"latency_ms": "fpga_latency"}, batch=32
     )
-    m = TablePlatform(cfg).evaluate(network(0), None, Specs(), None).metrics
+    m = TablePlatform(cfg).evaluate(Candidate(network=network(0)), Specs(), None).metrics
     assert (m.latency_s, m.throughput_fps) == pytest.approx((0.004, 8000.0))
 
 
@@ -201,7 +202,7 @@ def user_scenario(tmp_path, **changes):
 def test_a_scenario_on_a_user_table(tmp_path):
     scenario = load_scenario(user_scenario(tmp_path))
     assert scenario.objectives == ("latency_s", "energy_j")
-    evaluator = CandidateEvaluator(scenario)
+    evaluator = make_evaluator(scenario)
     record = evaluator.evaluate(SPACE.to_tokens(SPACE.parse(cell(0))))
     assert record.metrics.energy_j == pytest.approx(0.0009) and not record.pruned
     with pytest.raises(ConfigError, match="area_mm2"):
@@ -220,15 +221,15 @@ def test_a_builtin_table_names_its_dataset(tmp_path):
 
 
 def test_nb201_table_prunes_slow_cells_and_rewards_the_fast_ones_for_accuracy():
-    evaluator = CandidateEvaluator("nb201-table")
-    limit = evaluator.scenario.specs.limit("latency_s")
+    evaluator = make_evaluator("nb201-table")
+    limit = evaluator.specs.limit("latency_s")
     d = DEVICES.get("pixel2")
     latency = d.table().column(d.column) * 1e-3
     slow, fast = int(np.argmax(latency > limit)), int(np.argmax(latency <= limit))
     over = evaluator.evaluate(SPACE.to_tokens(SPACE.parse(cell(slow))))
     assert over.pruned and over.val_acc is None and over.reward == -1.0
     ok = evaluator.evaluate(SPACE.to_tokens(SPACE.parse(cell(fast))))
-    acc = TableOracle("nb201-cifar10").evaluate(SPACE.parse(cell(fast))).val_acc
+    acc = TableOracle("nb201-cifar10").evaluate(Candidate(SPACE.parse(cell(fast)))).val_acc
     assert not ok.pruned and ok.val_acc == acc
     assert ok.reward == pytest.approx(2 * (acc - 0.8) / 0.15 - 1)  # alpha 1: accuracy alone
 
@@ -250,7 +251,7 @@ def test_the_nb201_gym_ids_pass_check_env(name):
 
 
 def test_nb201_fpga_takes_the_accuracy_from_the_table():
-    evaluator = CandidateEvaluator("nb201-fpga")
+    evaluator = make_evaluator("nb201-fpga")
     light, heavy = cell(0), cell(BEST_CIFAR10)  # 1x1 convs and pools; 3x3 convs on 5 edges
     for arch, pruned in ((light, False), (heavy, True)):  # on XC7Z020 -> XC7A50T, >= 160 fps
         record = evaluator.evaluate([*SPACE.to_tokens(SPACE.parse(arch)), 0, 1])
@@ -289,7 +290,7 @@ def partial_scenario(tmp_path, rows: list[str], accuracy_rows: list[str] | None 
     }
     if accuracy_rows is not None:
         acc = TableOracle("nb201-cifar10")
-        values = [[a, acc.evaluate(SPACE.parse(a)).val_acc] for a in accuracy_rows]
+        values = [[a, acc.evaluate(Candidate(SPACE.parse(a))).val_acc] for a in accuracy_rows]
         write_csv(tmp_path / "acc.csv", ["arch", "val_acc"], values)
         data["slow_phase"] = {"oracle": "table", "table": "acc.csv"}
     path = tmp_path / "partial.yaml"

@@ -18,7 +18,6 @@ import yaml
 
 from coexplore.compress.oracle import CompressionSpec
 from coexplore.config import ConfigError
-from coexplore.core.evaluator import CandidateEvaluator
 from coexplore.core.rewards import REWARDS
 from coexplore.data import DataConfig
 from coexplore.platforms import PLATFORMS, load_platforms
@@ -27,6 +26,7 @@ from coexplore.scenario import (
     SlowPhaseConfig,
     get_scenario,
     load_scenario,
+    make_evaluator,
     schema,
     validate,
 )
@@ -222,7 +222,7 @@ def test_the_user_table_example_of_docs_tables_md(tmp_path):
         "energy_mj": "fpga_energy",
     }
     space = make_space("nb201")
-    record = CandidateEvaluator(scenario).evaluate(space.to_tokens(space.parse(archs[0])))
+    record = make_evaluator(scenario).evaluate(space.to_tokens(space.parse(archs[0])))
     assert record.metrics.latency_s == pytest.approx(3.5e-3)
     assert record.metrics.energy_j == pytest.approx(12e-3)
     assert not record.pruned and record.val_acc is not None

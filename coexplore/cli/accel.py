@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 from coexplore.platforms.spatial.network import DEFAULT_MAPPER_BUDGET
 from coexplore.workloads import PRESETS
 from coexplore.workloads.suites import WORKLOADS

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 from coexplore.config import ConfigError
 from coexplore.slow.cache import EXPORT_FORMATS, ResultCache
 

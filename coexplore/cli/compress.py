@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 from coexplore.data import DATASETS
 
 

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 from coexplore.scenario import get_scenario, scenario_files
 
 

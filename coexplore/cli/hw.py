@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 from coexplore.config import ConfigError
 from coexplore.core.specs import Specs
 from coexplore.platforms.fpga_pipeline.fast_phase import metrics_from_pipeline

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 from coexplore.data import SHAPES
 from coexplore.latency import CORRECTIONS
 

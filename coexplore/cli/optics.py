@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:

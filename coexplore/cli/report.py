@@ -35,10 +35,10 @@ def best_line(best: dict[str, Any] | None) -> str:
     if best is None:
         return "best: none (no candidate met the specs)"
     from coexplore.core.metrics import format_metric
-    from coexplore.core.record import CandidateRecord
+    from coexplore.search.runlog import record_from_json
     from coexplore.search.tracking import hardware_label
 
-    record = CandidateRecord.from_json(best)
+    record = record_from_json(best)
     shown = ("throughput_fps", "latency_s", "energy_j")
     metrics = "  ".join(format_metric(m, record.metric(m)) for m in shown if record.metric(m))
     return (

@@ -6,8 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from coexplore.cli.table import render
+from coexplore.cli.text import render
 from coexplore.config import ConfigError, load_mapping
+from coexplore.core.candidate import Candidate
 from coexplore.data import DATASETS, DataConfig
 from coexplore.slow.oracles import TrainOracle
 from coexplore.slow.trainer import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
@@ -90,7 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     oracle = TrainOracle(data, config, args.cache)
-    ev = oracle.evaluate(arch, args.seed)
+    ev = oracle.evaluate(Candidate(arch, seed=args.seed))
     r = ev.details
     report = {
         "arch": ev.arch,

@@ -14,11 +14,10 @@ that is priced is the network that is trained.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from coexplore.compress.models import WEIGHT_KINDS
 from coexplore.compress.plan import LayerPlan, Plan, size_schedule
@@ -35,16 +34,14 @@ from coexplore.compress.run import (
     weight_names,
 )
 from coexplore.config import ConfigError
+from coexplore.core.candidate import COMPRESSION, Candidate
+from coexplore.core.oracle import Evaluation, OracleSettings
 from coexplore.data import DataConfig, Dataset, load_dataset
 from coexplore.platforms.fpga_pipeline.sparse import Compression, SparseEngineModel
 from coexplore.slow.cache import CacheKey, ResultCache, hash_config
-from coexplore.slow.oracles import ORACLES, AccuracyOracle, Evaluation
+from coexplore.slow.oracles import CachedOracle
 from coexplore.slow.trainer import TrainConfig, torch_threads
-from coexplore.spaces.base import Architecture
 from coexplore.workloads.layer import Network
-
-if TYPE_CHECKING:
-    from coexplore.scenario import Scenario
 
 SEARCH_SCHEDULES = ("size", "uniform")
 SECTION = "compression"
@@ -141,8 +138,7 @@ class CompressionSpec:
         return asdict(self)
 
 
-@ORACLES.decorator("compress")
-class CompressOracle(AccuracyOracle):
+class CompressOracle(CachedOracle):
     """Train a candidate dense, compress it as ``spec`` says, and report the compressed
     network's accuracy.
 
@@ -154,6 +150,8 @@ class CompressOracle(AccuracyOracle):
     """
 
     name = "compress"
+    capabilities = frozenset({COMPRESSION})
+    wall_key = "train_wall_s"
 
     def __init__(
         self,
@@ -170,11 +168,11 @@ class CompressOracle(AccuracyOracle):
         self.cache = ResultCache(cache) if isinstance(cache, str | Path) else cache
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> CompressOracle:
-        if scenario.compression is None:
-            raise ConfigError(scenario.source, SECTION, "present for the compress oracle")
-        slow = scenario.slow_phase
-        return cls(scenario.data, scenario.space.name, scenario.compression, slow.train, cache)
+    def build(cls, settings: OracleSettings) -> CompressOracle:
+        if settings.compression is None:
+            raise ConfigError(settings.source, SECTION, "present for the compress oracle")
+        s = settings
+        return cls(s.data, s.space, s.compression, s.train, s.cache)
 
     @cached_property
     def dataset(self) -> Dataset:
@@ -184,20 +182,22 @@ class CompressOracle(AccuracyOracle):
         trains = {k: c.hash() for k, c in self.train_configs.items()}
         return hash_config({"compression": self.spec.to_dict(), "train": trains})[:16]
 
-    def key(self, arch: Architecture, seed: int) -> CacheKey:
-        return CacheKey(arch.canonical, self.data.name, self.data.key(), self.config_hash(), seed)
+    def key(self, candidate: Candidate) -> CacheKey:
+        arch = candidate.arch.canonical
+        return CacheKey(arch, self.data.name, self.data.key(), self.config_hash(), candidate.seed)
 
-    def config(self, arch: Architecture, seed: int) -> CompressConfig:
-        ds = self.dataset
+    def config(self, candidate: Candidate) -> CompressConfig:
+        ds, arch = self.dataset, candidate.arch
+        network = candidate.network or arch.network(ds.input_shape, ds.num_classes)
         stages = self.train_configs
         return CompressConfig(
             model=f"{self.space}:{arch.canonical}",
             data=self.data,
-            plan=self.spec.plan(arch.network(ds.input_shape, ds.num_classes)),
+            plan=self.spec.plan(network),
             method=self.spec.method,
             quantize=self.spec.bits is not None,
             structure=self.spec.structure,
-            seed=seed,
+            seed=candidate.seed,
             dense=stages["dense"],
             prune=stages["prune"],
             retrain=stages["retrain"],
@@ -205,34 +205,28 @@ class CompressOracle(AccuracyOracle):
             rho=self.spec.rho,
         )
 
-    def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
-        start = time.perf_counter()
-        key = self.key(arch, seed)
-        stored = self.cache.get(key) if self.cache is not None else None
-        hit = stored is not None
-        if stored is None:
-            # each stage trains at its own threads (the dense one's); the accuracies of the
-            # compressed network are measured outside training, so at the same count here
-            with torch_threads(self.train_configs["dense"].threads):
-                stored = self._compress(arch, seed, key)
-            if self.cache is not None:
-                self.cache.put(key, stored, wall_s=stored["train_wall_s"])
+    def answer(
+        self, candidate: Candidate, stored: dict[str, Any], hit: bool, wall_s: float
+    ) -> Evaluation:
         return Evaluation(
-            arch=arch.canonical,
-            seed=seed,
+            arch=candidate.arch.canonical,
+            seed=candidate.seed,
             val_acc=stored["val_acc"],
             test_acc=stored["test_acc"],
             diverged=stored["diverged"],
             cache_hit=hit,
-            wall_s=time.perf_counter() - start,
+            wall_s=wall_s,
             details=stored,
         )
 
-    def _compress(self, arch: Architecture, seed: int, key: CacheKey) -> dict[str, Any]:
+    def train(self, candidate: Candidate, key: CacheKey) -> dict[str, Any]:
         run_dir = None
         if self.cache is not None:
             run_dir = self.cache.path.with_name(self.cache.path.name + ".compress") / key.id
-        result = compress(self.config(arch, seed), run_dir, dataset=self.dataset)
+        # each stage trains at its own threads (the dense one's); the accuracies of the
+        # compressed network are measured outside training, so at the same count here
+        with torch_threads(self.train_configs["dense"].threads):
+            result = compress(self.config(candidate), run_dir, dataset=self.dataset)
         masks = masks_of(result.state_dict, weight_names(result.arch, self.dataset))
         kept = {name: int(m.sum()) for name, m in masks.items()}
         total = {name: int(m.numel()) for name, m in masks.items()}

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from coexplore.core.candidate import CAPABILITIES, Candidate
 from coexplore.core.metrics import METRIC_INFO, Metrics
+from coexplore.core.platform import FastResult, Platform
 from coexplore.core.specs import FAILURE_KINDS, SpecFailure, Specs
-from coexplore.platforms.base import PLATFORMS, FastResult, Platform
 from coexplore.spaces.base import SearchSpace
 from coexplore.workloads.layer import Network
 
@@ -107,49 +108,49 @@ def check_platform(
     samples: int = 4,
     space: Any = None,
 ) -> None:
-    """A platform family keeps the interface: registered, declared metrics, token rules,
+    """A platform family keeps the interface: declared metrics and capabilities, token rules,
     well-formed and deterministic fast phase, a sound bound, picklable. ``space``: the search
-    space of ``networks``, for a family that ``needs_space`` (a measuring family must then
-    answer a repeated question from its cache to be deterministic)."""
-    _require(
-        cls.name in PLATFORMS and PLATFORMS.get(cls.name) is cls,
-        f"register the family: PLATFORMS.register({cls.name!r}, {cls.__name__})",
-    )
+    space of ``networks`` (their names are its canonical strings): the candidates then carry
+    their architectures, which a measuring family needs (it must then answer a repeated
+    question from its cache to be deterministic). Registration is checked by
+    :func:`coexplore.platforms.check_family`."""
     unknown = [m for m in cls.metrics if m not in METRIC_INFO]
-    _require(not unknown, f"metrics {unknown} are not Metrics fields ({list(METRIC_INFO)})")
+    _require(not unknown, f"metrics {unknown} are not declared ({list(METRIC_INFO)})")
+    _require(
+        set(cls.capabilities) <= set(CAPABILITIES),
+        f"capabilities {sorted(cls.capabilities)} must be among {list(CAPABILITIES)}",
+    )
     _require(
         set(cls.objectives) <= set(cls.metrics),
         f"objectives {list(cls.objectives)} must be among the metrics {list(cls.metrics)}",
     )
     for name in ("config_class", "fast_config_class"):
         _require(dataclasses.is_dataclass(getattr(cls, name)), f"{name} must be a dataclass")
-    if cls.needs_space:
-        _require(space is not None, f"{cls.name} needs_space: pass the networks' space")
-        platform = cls(config, fast, space=space)
-    else:
-        platform = cls(config, fast)
+    platform = cls(config, fast)
     try:
         pickle.loads(pickle.dumps(platform))
     except Exception as exc:
         raise CheckError(f"the platform must pickle (workers receive it): {exc}") from None
-    space = platform.hardware_space()
-    choices = space.token_choices()
+    hardware = platform.hardware_space()
+    choices = hardware.token_choices()
     _require(
         all(isinstance(c, int) and c >= 1 for c in choices), "token_choices() must be ints >= 1"
     )
-    _require(len(space.token_names()) == len(choices), "token_names() needs one name per token")
+    _require(len(hardware.token_names()) == len(choices), "token_names() needs one name per token")
     rng = np.random.default_rng(0)
     for network in networks:
+        arch = None if space is None else space.parse(network.name)
         for spec in (Specs(), *specs):
             for _ in range(samples):
-                tokens = walk_tokens(choices, space.allowed, rng)
-                choice = space.decode(tokens)
+                tokens = walk_tokens(choices, hardware.allowed, rng)
+                choice = hardware.decode(tokens)
                 _json(choice, "decode()")
+                candidate = Candidate(arch, network, choice)
                 seed = int(rng.integers(2**31))
                 what = f"evaluate({network.name}, {choice!r})"
-                a = platform.evaluate(network, choice, spec, np.random.default_rng(seed))
+                a = platform.evaluate(candidate, spec, np.random.default_rng(seed))
                 _check_result(cls, a, what)
-                b = platform.evaluate(network, choice, spec, np.random.default_rng(seed))
+                b = platform.evaluate(candidate, spec, np.random.default_rng(seed))
                 _require(
                     (a.hardware, a.metrics, a.failed_specs)
                     == (b.hardware, b.metrics, b.failed_specs),
@@ -163,7 +164,7 @@ def check_platform(
                     spec.bounds or not platform.bound(network, spec),
                     "bound() with no specs must be empty: there is nothing to miss",
                 )
-                free = platform.evaluate(network, choice, Specs(), np.random.default_rng(seed))
+                free = platform.evaluate(candidate, Specs(), np.random.default_rng(seed))
                 if free.metrics is not None and not spec.check(free.metrics):
                     _require(
                         not platform.bound(network, spec),

@@ -2,8 +2,8 @@
 
 One record per proposal is one line of a run's ``candidates.jsonl``: readable JSON with a
 ``version``. Version 0 is the FPGA-only line written before platforms existed (no version key);
-:meth:`CandidateRecord.from_json` upgrades it, so older run directories still load for
-``report`` and ``--resume``.
+the run log's reader (:func:`coexplore.search.runlog.record_from_json`) upgrades it, so older
+run directories still load for ``report`` and ``--resume``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from coexplore.core.metrics import Metrics
-from coexplore.core.specs import SpecFailure, upgrade_failure
+from coexplore.core.specs import SpecFailure
 
 RECORD_VERSION = 1
 TIMING_FIELDS = ("fast_s", "slow_s", "wall_s")  # differ between two runs of the same search
@@ -80,10 +80,10 @@ class CandidateRecord:
     def from_json(cls, data: dict[str, Any]) -> CandidateRecord:
         data = dict(data)
         version = data.get("version", 0)
-        if version == 0:
-            data = upgrade_v0(data)
-        elif version != RECORD_VERSION:
+        if version > RECORD_VERSION:
             raise ValueError(f"record version {version} is newer than this coexplore reads")
+        if version != RECORD_VERSION:  # the run log's reader upgrades it
+            raise ValueError(f"record version {version}: read it with runlog.record_from_json")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -91,22 +91,3 @@ class CandidateRecord:
         data["metrics"] = None if data["metrics"] is None else Metrics.from_dict(data["metrics"])
         data["failed_specs"] = [SpecFailure.from_dict(f) for f in data["failed_specs"]]
         return cls(**data)
-
-
-def upgrade_v0(old: dict[str, Any]) -> dict[str, Any]:
-    """A version-0 (FPGA-only) record in today's fields."""
-    from coexplore.platforms.fpga_pipeline.fast_phase import metrics_from_pipeline
-
-    d = dict(old)
-    pipeline = d.pop("metrics")
-    parts = d.pop("parts")
-    d["platform"] = "fpga-pipeline"
-    d["choice"] = d.pop("parts_chosen")
-    d["metrics"] = None if pipeline is None else metrics_from_pipeline(pipeline).to_dict()
-    d["details"] = (
-        None if pipeline is None and not parts else {"parts": parts, "pipeline": pipeline}
-    )
-    d["failed_specs"] = [upgrade_failure(f).to_dict() for f in d["failed_specs"]]
-    d["reward_terms"] = {k: d.pop(k) for k in ("r_acc", "r_hw") if k in d}
-    d["version"] = RECORD_VERSION
-    return d

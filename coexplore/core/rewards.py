@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from coexplore.config import ConfigError
 from coexplore.core.metrics import METRIC_INFO, Metrics, check_metric
@@ -57,7 +57,11 @@ class Reward:
     def accuracy_only(self, accuracy: float) -> RewardTerms:
         """The reward without hardware (accuracy-only NAS): ``r_acc``."""
         r_acc = self.accuracy_term(accuracy)
-        return RewardTerms(r_acc, {"r_acc": r_acc, "r_hw": 0.0})
+        return RewardTerms(r_acc, {"r_acc": r_acc})
+
+    def penalized(self) -> RewardTerms:
+        """The reward of a candidate that was pruned, or that no design runs: ``penalty``."""
+        return RewardTerms(float(self.penalty))
 
     def read_metric(self, specs: Specs) -> str:
         """The metric this reward reads for ``specs``."""
@@ -211,14 +215,3 @@ class EDPReward(Reward):
 
 
 DEFAULT_REWARD = "hotnas"
-
-
-def reward_from_config(data: Any, source: str) -> Reward:
-    """The reward a scenario's ``reward:`` section names (default ``hotnas``), validated."""
-    from coexplore.scenario.validate import build, section
-
-    data = section(data, source, "reward")
-    name = data.pop("name", DEFAULT_REWARD)
-    if name not in REWARDS:
-        raise ConfigError(source, "reward.name", f"one of {list(REWARDS)}", name)
-    return build(REWARDS.get(name), data, source, "reward")

@@ -48,11 +48,11 @@ from gymnasium import spaces
 
 from coexplore.config import ConfigError
 from coexplore.core.evaluator import Candidate, CandidateEvaluator
+from coexplore.core.oracle import AccuracyOracle
+from coexplore.core.platform import FastResult
 from coexplore.core.record import CandidateRecord
 from coexplore.core.shrinking import ShrinkConfig, SpaceShrinker
-from coexplore.platforms import FastResult
-from coexplore.scenario import Scenario
-from coexplore.slow.oracles import AccuracyOracle
+from coexplore.scenario import Scenario, get_scenario, make_evaluator
 
 MODES = ("sequential", "one-shot")
 
@@ -70,8 +70,8 @@ class CoExploreEnv(gym.Env):
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        self.evaluator = evaluator or CandidateEvaluator(scenario, cache=cache, oracle=oracle)
-        self.scenario = self.evaluator.scenario
+        self.scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.evaluator = evaluator or make_evaluator(self.scenario, cache=cache, oracle=oracle)
         self.mode = mode
         self.space = self.scenario.space
         self.input_shape, self.num_classes = self.evaluator.input_shape, self.evaluator.num_classes
@@ -148,7 +148,7 @@ class CoExploreEnv(gym.Env):
         """The fast phase of a candidate (its cost model or latency predictor) without training
         it and without an episode: what channel scaling asks many times per candidate. None in
         accuracy-only NAS."""
-        return self.evaluator.fast_phase(self.evaluator.candidate(tokens))[0]
+        return self.evaluator.fast_phase(self.evaluator.candidate(tokens))
 
     def least_work(self) -> list[int]:
         """Tokens of a network with the fewest MACs the space allows (coordinate descent from

@@ -12,15 +12,14 @@ from __future__ import annotations
 import importlib
 import os
 
-from coexplore.platforms.base import (
-    DEFAULT_PLATFORM,
-    PLATFORMS,
+from coexplore.core.platform import (
     FastResult,
     HardwareSpace,
     NoHardwareTokens,
     NoOptions,
     Platform,
 )
+from coexplore.platforms.base import DEFAULT_PLATFORM, PLATFORMS
 
 BUILTIN = (
     "coexplore.platforms.fpga_pipeline.family",
@@ -44,6 +43,15 @@ def platform_class(name: str) -> type[Platform]:
     return PLATFORMS.get(name)
 
 
+def check_family(cls: type[Platform], *args, **kwargs) -> None:
+    """:func:`~coexplore.core.checkers.check_platform`, and that ``cls`` is registered."""
+    from coexplore.core.checkers import CheckError, check_platform
+
+    if cls.name not in PLATFORMS or PLATFORMS.get(cls.name) is not cls:
+        raise CheckError(f"register the family: PLATFORMS.register({cls.name!r}, {cls.__name__})")
+    check_platform(cls, *args, **kwargs)
+
+
 __all__ = [
     "DEFAULT_PLATFORM",
     "PLATFORMS",
@@ -52,6 +60,7 @@ __all__ = [
     "NoHardwareTokens",
     "NoOptions",
     "Platform",
+    "check_family",
     "load_platforms",
     "platform_class",
 ]

@@ -1,5 +1,6 @@
 """Scenarios: the declarative description of one co-exploration environment (``envs/*.yaml``)."""
 
+from coexplore.scenario.assemble import make_evaluator, make_oracle
 from coexplore.scenario.catalogue import envs_dirs, get_scenario, scenario_files, scenario_path
 from coexplore.scenario.schema import (
     FastPhaseConfig,
@@ -20,6 +21,8 @@ __all__ = [
     "envs_dirs",
     "get_scenario",
     "load_scenario",
+    "make_evaluator",
+    "make_oracle",
     "scenario_files",
     "scenario_from_dict",
     "scenario_path",

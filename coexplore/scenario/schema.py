@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from coexplore.compress.oracle import CompressionSpec  # also registers the compress oracle
+from coexplore.compress.oracle import CompressionSpec
 from coexplore.config import (
     INPUT_FILE,
     ConfigError,
@@ -28,7 +28,9 @@ from coexplore.config import (
     require_keys,
     resolve_paths,
 )
-from coexplore.core.rewards import Reward, reward_from_config
+from coexplore.core.candidate import COMPRESSION, TRAINED_HARDWARE
+from coexplore.core.evaluator import HARDWARE_MODES
+from coexplore.core.rewards import DEFAULT_REWARD, REWARDS, Reward
 from coexplore.core.shrinking import ShrinkConfig
 from coexplore.core.specs import Specs, check_metric_names
 from coexplore.data import DataConfig
@@ -39,28 +41,11 @@ from coexplore.platforms import (
     load_platforms,
     platform_class,
 )
-from coexplore.platforms.diffractive import oracle as _optics  # noqa: F401 (registers "optics")
 from coexplore.scenario.validate import build, check, section
 from coexplore.slow.executors import EXECUTORS
 from coexplore.slow.oracles import ORACLES
 from coexplore.slow.trainer import TrainConfig
 from coexplore.spaces import SPACES, SearchSpace
-
-SECTIONS = (
-    "data",
-    "space",
-    "hardware",
-    "specs",
-    "reward",
-    "objectives",
-    "fast_phase",
-    "slow_phase",
-    "compression",
-    "agents",
-)
-
-
-HARDWARE_MODES = ("explore", "fixed", "none")
 
 
 @dataclass(frozen=True)
@@ -149,14 +134,8 @@ class Scenario:
     def platform(self) -> Platform:
         """The platform family configured by this scenario."""
         cls = platform_class(self.hardware.family)
-        extra: dict[str, Any] = {}
-        if self.compression is not None and cls.supports_compression:
-            # (validation allows another family only in mode none, where nothing is priced)
-            extra["compression"] = self.compression
-        if cls.needs_space:
-            extra["space"] = self.space
         options = rebase_outputs(self.hardware.options, self.output_dir)
-        return cls(options, self.fast_phase.options, **extra)
+        return cls(options, self.fast_phase.options)
 
 
 def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
@@ -207,10 +186,12 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         _in_file(source, reward.target_of, metric, specs)
     slow = section(data.get("slow_phase"), source, "slow_phase")
     slow_phase = build(SlowPhaseConfig, slow, source, "slow_phase")
-    _check_hardware_training(slow_phase, family, hardware, source)
+    compression = data.get("compression")
+    check_capabilities(family, hardware.mode, slow_phase.oracle, compression is not None, source)
     data_config = build(DataConfig, data["data"], source, "data")
     _check_table(slow_phase, data_config, source)
-    compression = _compression(data.get("compression"), slow_phase, family, hardware, source)
+    if compression is not None:
+        compression = build(CompressionSpec, compression, source, "compression")
     return Scenario(
         name=name,
         description=data["description"].strip(),
@@ -244,43 +225,37 @@ def _shrinking(data: Any, objectives: tuple[str, ...], source: str) -> ShrinkCon
     return config
 
 
-def _compression(
-    data: Any, slow: SlowPhaseConfig, family: type[Platform], hardware: HardwareConfig, source
-) -> CompressionSpec | None:
-    """``compression:`` and the ``compress`` oracle go together; the family must price it."""
-    if data is None:
-        if slow.oracle == "compress":
-            raise ConfigError(source, "compression", "present for slow_phase.oracle compress")
-        return None
-    if slow.oracle != "compress":
-        raise ConfigError(
-            source, "slow_phase.oracle", "compress when compression: is given", slow.oracle
-        )
-    if hardware.mode != "none" and not family.supports_compression:
-        able = [n for n in PLATFORMS if PLATFORMS.get(n).supports_compression]
-        raise ConfigError(
-            source,
-            "compression",
-            f"given only with a family that prices compressed networks ({', '.join(able)})",
-            hardware.family,
-        )
-    return build(CompressionSpec, data, source, "compression")
-
-
-def _check_hardware_training(
-    slow: SlowPhaseConfig, family: type[Platform], hardware: HardwareConfig, source: str
+def check_capabilities(
+    family: type[Platform], mode: str, oracle: str, compression: bool, source: str
 ) -> None:
-    """A family whose hardware choice is part of the trained model (an optical layout) needs
-    an oracle that trains it, and such an oracle needs that family exploring."""
-    trains = family.trained_with_hardware and hardware.mode == "explore"
-    able = [n for n in ORACLES if ORACLES.get(n).accepts_hardware]
-    if trains and slow.oracle not in able:
-        why = f"one of {able} (the {family.name} family's choice is part of the trained model)"
-        raise ConfigError(source, "slow_phase.oracle", why, slow.oracle)
-    if not trains and slow.oracle in able:
-        families = [n for n in PLATFORMS if PLATFORMS.get(n).trained_with_hardware]
-        why = f"a family that trains its hardware choice ({', '.join(families)}), mode explore"
-        raise ConfigError(source, "hardware.family", why, f"{family.name} ({hardware.mode})")
+    """Whether a family (in ``mode``) and an oracle fit, by the capabilities both declare:
+    a family whose hardware choice is trained needs an oracle that trains it, and the other
+    way round; an oracle that compresses needs ``compression:`` (and a family that prices
+    compressed networks, unless no hardware is priced), and ``compression:`` such an oracle."""
+
+    def able(registry, capability: str) -> list[str]:
+        return [n for n in registry if capability in registry.get(n).capabilities]
+
+    oracle_caps = ORACLES.get(oracle).capabilities
+    trains = TRAINED_HARDWARE in family.capabilities and mode == "explore"
+    if trains and TRAINED_HARDWARE not in oracle_caps:
+        why = f"the {family.name} family's choice is part of the trained model"
+        allowed = f"one of {able(ORACLES, TRAINED_HARDWARE)} ({why})"
+        raise ConfigError(source, "slow_phase.oracle", allowed, oracle)
+    if not trains and TRAINED_HARDWARE in oracle_caps:
+        families = ", ".join(able(PLATFORMS, TRAINED_HARDWARE))
+        why = f"a family that trains its hardware choice ({families}), mode explore"
+        raise ConfigError(source, "hardware.family", why, f"{family.name} ({mode})")
+    compresses = COMPRESSION in oracle_caps
+    if compresses and not compression:
+        raise ConfigError(source, "compression", f"present for slow_phase.oracle {oracle}")
+    if compression and not compresses:
+        allowed = f"{' or '.join(able(ORACLES, COMPRESSION))} when compression: is given"
+        raise ConfigError(source, "slow_phase.oracle", allowed, oracle)
+    if compresses and mode != "none" and COMPRESSION not in family.capabilities:
+        families = ", ".join(able(PLATFORMS, COMPRESSION))
+        allowed = f"given only with a family that prices compressed networks ({families})"
+        raise ConfigError(source, "compression", allowed, family.name)
 
 
 def _check_table(slow: SlowPhaseConfig, data: DataConfig, source: str) -> None:
@@ -328,6 +303,15 @@ def _hardware(data: Any, source: str) -> HardwareConfig:
     generic = {k: data.pop(k) for k in ("mode", "reference") if k in data}
     options = build(PLATFORMS.get(family).config_class, data, source, "hardware")
     return build(HardwareConfig, {"family": family, **generic}, source, "hardware", options=options)
+
+
+def reward_from_config(data: Any, source: str) -> Reward:
+    """The reward a scenario's ``reward:`` section names (default ``hotnas``), validated."""
+    data = section(data, source, "reward")
+    name = data.pop("name", DEFAULT_REWARD)
+    if name not in REWARDS:
+        raise ConfigError(source, "reward.name", f"one of {list(REWARDS)}", name)
+    return build(REWARDS.get(name), data, source, "reward")
 
 
 def _agent_params(data: Any, source: str) -> dict[str, dict[str, Any]]:

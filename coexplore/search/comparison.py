@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from coexplore.core.candidate import Candidate
 from coexplore.core.record import CandidateRecord
 from coexplore.scenario import Scenario
 from coexplore.search.pareto import hypervolume
@@ -63,9 +64,8 @@ def design_hardware(
     network = arch.network(input_shape, classes)
     pool = scenario.hardware.options
     rng = np.random.default_rng([scenario.data.seed, *record.tokens])
-    fast = scenario.platform().evaluate(
-        network, [pool.parts[0]] * pool.max_fpgas, scenario.specs, rng
-    )
+    choice = [pool.parts[0]] * pool.max_fpgas
+    fast = scenario.platform().evaluate(Candidate(arch, network, choice), scenario.specs, rng)
     return replace(
         record,
         hw_attempts=fast.attempts,

@@ -17,7 +17,7 @@ import numpy as np
 
 from coexplore.core.metrics import METRIC_INFO, axis_label, display_value
 from coexplore.core.record import CandidateRecord
-from coexplore.core.tables import md_table
+from coexplore.core.markdown import md_table
 from coexplore.search.pareto import (
     front_records,
     hv_reference,
@@ -26,7 +26,13 @@ from coexplore.search.pareto import (
     plot_front,
     save_figure,
 )
-from coexplore.search.runlog import read_records, read_run, run_scenario, summarize
+from coexplore.search.runlog import (
+    read_records,
+    read_run,
+    record_from_json,
+    run_scenario,
+    summarize,
+)
 from coexplore.search.tracking import hardware_label
 
 REPORT_DIR = "report"
@@ -241,7 +247,7 @@ def render_readme(run: dict[str, Any], summary: dict[str, Any]) -> str:
         "",
         md_table(["", ""], count_rows),
         "",
-        *_best_section(None if best is None else CandidateRecord.from_json(best)),
+        *_best_section(None if best is None else record_from_json(best)),
         "",
         "## What the search learned",
         "",

@@ -92,8 +92,18 @@ def read_records(run_dir: str | Path) -> list[CandidateRecord]:
     records = []
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
         if line.endswith("\n") and line.strip():
-            records.append(CandidateRecord.from_json(json.loads(line)))
+            records.append(record_from_json(json.loads(line)))
     return records
+
+
+def record_from_json(data: dict[str, Any]) -> CandidateRecord:
+    """A record from a run log line of any version (version 0, the FPGA-only lines written
+    before platforms existed, upgraded by the FPGA family that wrote them)."""
+    if data.get("version", 0) == 0:
+        from coexplore.platforms.fpga_pipeline.fast_phase import upgrade_v0
+
+        data = upgrade_v0(data)
+    return CandidateRecord.from_json(data)
 
 
 def better(metric: str, a: float, b: float) -> bool:

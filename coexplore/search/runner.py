@@ -25,11 +25,10 @@ from typing import Any
 
 from coexplore import __version__
 from coexplore.config import ConfigError, load_mapping
-from coexplore.core.evaluator import CandidateEvaluator
 from coexplore.core.metrics import METRIC_INFO, format_metric
 from coexplore.core.record import CandidateRecord
 from coexplore.env.core import CoExploreEnv
-from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path
+from coexplore.scenario import apply_overrides, make_evaluator, scenario_from_dict, scenario_path
 from coexplore.search.agents import AGENTS, DEFAULT_AGENT, check_agent_sections, make_agent
 from coexplore.search.pareto import hv_reference, hypervolume
 from coexplore.search.runlog import (
@@ -108,7 +107,7 @@ class Search:
         self.objectives = self.scenario.objectives
         self.log = RunLog(self.run_dir)
         try:
-            evaluator = CandidateEvaluator(
+            evaluator = make_evaluator(
                 self.scenario, cache=str(self.run_dir / CACHE_FILE), run_dir=str(self.run_dir)
             )
             self.env = CoExploreEnv(self.scenario, evaluator=evaluator)

@@ -14,16 +14,17 @@ Implementations behind one interface, selected by name (``slow_phase.oracle``):
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from coexplore.config import ConfigError
+from coexplore.core.candidate import Candidate
+from coexplore.core.oracle import AccuracyOracle, Evaluation, OracleError, OracleSettings
 from coexplore.data import DataConfig, Dataset, load_dataset
 from coexplore.registry import Registry
 from coexplore.slow.cache import CacheKey, ResultCache
@@ -33,75 +34,54 @@ from coexplore.spaces.base import Architecture
 if TYPE_CHECKING:
     from torch import nn
 
-    from coexplore.scenario import Scenario
     from coexplore.tables import ArchTable
-
-
-class OracleError(LookupError):
-    """The oracle cannot give an accuracy for this architecture (e.g. not in the table)."""
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One candidate's accuracy, however it was obtained."""
-
-    arch: str  # canonical string
-    seed: int
-    val_acc: float
-    test_acc: float
-    diverged: bool
-    cache_hit: bool
-    wall_s: float  # time this call took (near zero for a cache hit or a table lookup)
-    details: dict[str, Any] = field(default_factory=dict)  # the TrainResult or the table row
-    tasks: dict[str, dict[str, float]] | None = None  # per task, for a multi-task network
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class AccuracyOracle(ABC):
-    """``accepts_hardware``: ``evaluate`` takes a third argument, the candidate's hardware
-    choice, for a platform family whose choice is part of the trained model
-    (``Platform.trained_with_hardware``); the evaluator then passes it."""
-
-    name: str
-    accepts_hardware: bool = False
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> AccuracyOracle:
-        """The oracle a scenario's ``slow_phase`` asks for (``cache``: the result cache file);
-        needed for an oracle registered in :data:`ORACLES`, not for one passed as an object."""
-        raise NotImplementedError(f"the {cls.__name__} oracle cannot be built from a scenario")
-
-    @abstractmethod
-    def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
-        """The accuracy of ``arch``; picklable, so executors can run it in worker processes."""
-
-    def architectures(self) -> tuple[str, Collection[str]] | None:
-        """The canonical architectures this oracle has answers for, with the setting that names
-        them (``("table", rows)`` for a partial table of accuracies); None (the default): any.
-        Searches keep to them (:class:`~coexplore.core.coverage.Coverage`)."""
-        return None
-
-    def evaluate_job(self, job: tuple) -> Evaluation:
-        """``evaluate`` for an ``(arch, seed)`` pair (``(arch, seed, choice)`` for an oracle
-        that ``accepts_hardware``), the form executors map over."""
-        return self.evaluate(*job)
 
 
 ORACLES: Registry[type[AccuracyOracle]] = Registry("accuracy oracle")
 
 
+class CachedOracle(AccuracyOracle):
+    """An oracle whose answers are trainings kept in a :class:`ResultCache` (None: none kept):
+    the cache is asked first, and a training's result is put there, so no candidate is ever
+    trained twice. A subclass says what keys a training (:meth:`key`), how to run one
+    (:meth:`train`: the JSON to keep) and what the stored JSON answers (:meth:`answer`)."""
+
+    cache: ResultCache | None = None
+    wall_key: ClassVar[str] = "wall_s"  # the stored training time
+
+    @abstractmethod
+    def key(self, candidate: Candidate) -> CacheKey: ...
+
+    @abstractmethod
+    def train(self, candidate: Candidate, key: CacheKey) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def answer(
+        self, candidate: Candidate, stored: dict[str, Any], hit: bool, wall_s: float
+    ) -> Evaluation: ...
+
+    def evaluate(self, candidate: Candidate) -> Evaluation:
+        start = time.perf_counter()
+        key = self.key(candidate)
+        stored = self.cache.get(key) if self.cache is not None else None
+        hit = stored is not None
+        if not hit:
+            stored = self.train(candidate, key)
+            if self.cache is not None:
+                self.cache.put(key, stored, wall_s=stored[self.wall_key])
+        return self.answer(candidate, stored, hit, time.perf_counter() - start)
+
+
 @ORACLES.decorator("train")
-class TrainOracle(AccuracyOracle):
+class TrainOracle(CachedOracle):
     """Train on real data; results keyed by (architecture, data, fidelity, config, seed).
 
     ``callbacks`` (:class:`TrainCallback`, in order) change the training, so their configs
     enter the key's config hash; without them the key is what it always was.
     ``keep_weights``: also keep each trained model's ``state_dict`` next to the cache, keyed
     like its entry (:meth:`ResultCache.weights_path`); ``details["weights_path"]`` reports the
-    file (a cache hit loads nothing; None when the hit was trained without keeping weights),
-    and :meth:`load_weights` rebuilds the trained model.
+    file (None when a cached result was trained without keeping weights), and
+    :meth:`load_weights` rebuilds the trained model.
     """
 
     name = "train"
@@ -129,50 +109,50 @@ class TrainOracle(AccuracyOracle):
         self.config.hash(self.callbacks)  # a callback whose config is not JSON fails here
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> TrainOracle:
-        return cls(scenario.data, scenario.slow_phase.train, cache)
+    def build(cls, settings: OracleSettings) -> TrainOracle:
+        return cls(settings.data, settings.train, settings.cache)
 
     @cached_property
     def dataset(self) -> Dataset:
         return load_dataset(self.data)
 
-    def key(self, arch: Architecture, seed: int) -> CacheKey:
+    def key(self, candidate: Candidate) -> CacheKey:
+        arch = candidate.arch
         return CacheKey(
-            arch.canonical, self.data.name, self.data.key(), self.config.hash(self.callbacks), seed
+            arch.canonical,
+            self.data.name,
+            self.data.key(),
+            self.config.hash(self.callbacks),
+            candidate.seed,
         )
 
-    def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
-        start = time.perf_counter()
-        key = self.key(arch, seed)
-        stored = self.cache.get(key) if self.cache is not None else None
-        weights: Path | None = None
-        if stored is not None:
-            result, hit = TrainResult.from_dict(stored), True
-            if self.keep_weights and self.cache.has_weights(key):
-                weights = self.cache.weights_path(key)
-        else:
-            if self.keep_weights:
-                result, model = train(
-                    arch, self.dataset, self.config, seed, self.callbacks, return_model=True
-                )
-                # weights first: whoever sees the entry finds its checkpoint
-                weights = self.cache.save_weights(key, model.state_dict())
-            else:
-                result = train(arch, self.dataset, self.config, seed, self.callbacks)
-            hit = False
-            if self.cache is not None:
-                self.cache.put(key, result.to_dict(), wall_s=result.wall_s)
+    def train(self, candidate: Candidate, key: CacheKey) -> dict[str, Any]:
+        arch, seed = candidate.arch, candidate.seed
+        if not self.keep_weights:
+            return train(arch, self.dataset, self.config, seed, self.callbacks).to_dict()
+        result, model = train(
+            arch, self.dataset, self.config, seed, self.callbacks, return_model=True
+        )
+        self.cache.save_weights(key, model.state_dict())  # first: whoever sees the entry finds it
+        return result.to_dict()
+
+    def answer(
+        self, candidate: Candidate, stored: dict[str, Any], hit: bool, wall_s: float
+    ) -> Evaluation:
+        result = TrainResult.from_dict(stored)
         details = result.to_dict()
         if self.keep_weights:
-            details["weights_path"] = None if weights is None else str(weights)
+            key = self.key(candidate)
+            kept = self.cache.has_weights(key)
+            details["weights_path"] = str(self.cache.weights_path(key)) if kept else None
         return Evaluation(
-            arch=arch.canonical,
-            seed=seed,
+            arch=candidate.arch.canonical,
+            seed=candidate.seed,
             val_acc=result.val_acc,
             test_acc=result.test_acc,
             diverged=result.diverged,
             cache_hit=hit,
-            wall_s=time.perf_counter() - start,
+            wall_s=wall_s,
             details=details,
         )
 
@@ -181,7 +161,7 @@ class TrainOracle(AccuracyOracle):
         eval mode; FileNotFoundError when none were kept."""
         if self.cache is None:
             raise ConfigError("TrainOracle", "cache", "a result cache to load weights from")
-        state = self.cache.load_weights(self.key(arch, seed), map_location=device)
+        state = self.cache.load_weights(self.key(Candidate(arch, seed=seed)), map_location=device)
         model = arch.module(self.dataset.input_shape, self.dataset.num_classes)
         model.load_state_dict(state)
         return model.to(device).eval()
@@ -214,8 +194,8 @@ class TableOracle(AccuracyOracle):
         self.arch_column = self.builtin.arch_column if self.builtin else arch_column
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> TableOracle:
-        return cls(scenario.slow_phase.table)
+    def build(cls, settings: OracleSettings) -> TableOracle:
+        return cls(settings.table)
 
     @cached_property
     def columns(self) -> tuple[ArchTable, np.ndarray, np.ndarray]:
@@ -251,10 +231,10 @@ class TableOracle(AccuracyOracle):
         """A user's table covers its rows (a built-in one covers its whole space)."""
         return None if self.builtin is not None else ("table", self.columns[0].archs)
 
-    def evaluate(self, arch: Architecture, seed: int = 0) -> Evaluation:
+    def evaluate(self, candidate: Candidate) -> Evaluation:
         from coexplore.tables import NotInTableError
 
-        start = time.perf_counter()
+        start, arch = time.perf_counter(), candidate.arch
         table, val, test = self.columns
         try:
             i = table.position(arch.canonical)
@@ -264,7 +244,7 @@ class TableOracle(AccuracyOracle):
         details["signal"] = self.builtin.signal if self.builtin else "val"
         return Evaluation(
             arch=arch.canonical,
-            seed=seed,
+            seed=candidate.seed,
             val_acc=float(val[i]),
             test_acc=float(test[i]),
             diverged=False,
@@ -277,3 +257,8 @@ class TableOracle(AccuracyOracle):
         state = self.__dict__.copy()
         state.pop("columns", None)
         return state
+
+
+# the oracles that live with the systems they train, imported at their first use
+ORACLES.register_lazy("compress", "coexplore.compress.oracle:CompressOracle")
+ORACLES.register_lazy("optics", "coexplore.platforms.diffractive.oracle:OpticsOracle")

@@ -3,8 +3,12 @@
 Proof that a family is one module plus one registry entry: its hardware tokens are the peak
 MAC rate and the memory bandwidth; a layer takes ``max(MACs / peak, bytes / bandwidth)``
 seconds, layers run one after another. Energy = MACs · e_mac + bytes · e_byte; area grows
-with the peak rate. Load it with ``COEXPLORE_PLUGINS=roofline_family`` (this folder on the
-path) and scenarios may say ``hardware: {family: roofline, ...}``.
+with the peak rate. It reports a metric of its own, ``dram_bytes`` (the bytes moved per input),
+and has the ``compression`` capability: a candidate's planned compression (a scenario's
+``compression:`` with the ``compress`` oracle) shrinks each layer's weight bytes to its kept
+share at its bits, with no index overhead (an idealised sparse format). Load it with
+``COEXPLORE_PLUGINS=roofline_family`` (this folder on the path) and scenarios may say
+``hardware: {family: roofline, ...}``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from coexplore.config import ConfigError
-from coexplore.core.metrics import Metrics
+from coexplore.core.candidate import COMPRESSION, Candidate
+from coexplore.core.metrics import Metric, Metrics
 from coexplore.core.specs import SpecFailure, Specs
 from coexplore.platforms import PLATFORMS, FastResult, HardwareSpace, Platform
 
@@ -66,19 +71,26 @@ class Roofline(Platform):
         "edp_js",
         "area_mm2",
         "devices",
+        Metric("dram_bytes", "DRAM traffic", "B", "kB", 1e-3, description="bytes moved per input"),
     )
     objectives = ("latency_s", "energy_j")
+    capabilities = frozenset({COMPRESSION})
 
     def hardware_space(self) -> RooflineTokens:
         return RooflineTokens(self.config)
 
-    def metrics_of(self, network, choice: dict[str, float]) -> Metrics:
+    def metrics_of(self, network, choice: dict[str, float], compression: Any = None) -> Metrics:
+        """``compression``: the planned one (kept share ``density`` and ``weight_bits`` per
+        layer name), or None for the dense network."""
         c = self.config
-        latency, traffic = 0.0, 0
+        latency, traffic = 0.0, 0.0
         for layer in network.layers:
-            moved = (layer.input_elements + layer.weights + layer.output_elements) * (
-                c.bytes_per_element
-            )
+            weight_bytes = layer.weights * c.bytes_per_element
+            if compression is not None and layer.name in compression.density:
+                bits = compression.weight_bits.get(layer.name, 8 * c.bytes_per_element)
+                weight_bytes = layer.weights * compression.density[layer.name] * bits / 8
+            moved = (layer.input_elements + layer.output_elements) * c.bytes_per_element
+            moved += weight_bytes
             traffic += moved
             latency += max(
                 layer.macs / choice["peak_macs"], moved / (choice["bandwidth_gbs"] * 1e9)
@@ -89,15 +101,19 @@ class Roofline(Platform):
             energy_j=(network.macs * c.pj_per_mac + traffic * c.pj_per_byte) * 1e-12,
             area_mm2=choice["peak_macs"] / 1e9 * c.mm2_per_gmacs,
             devices=1,
+            dram_bytes=traffic,
         )
 
-    def evaluate(self, network, choice, specs: Specs, rng) -> FastResult:
+    def evaluate(self, candidate: Candidate, specs: Specs, rng) -> FastResult:
         start = time.perf_counter()
-        failed = self.bound(network, specs)
-        if failed:
-            return FastResult(None, None, failed, 0, time.perf_counter() - start)
-        metrics = self.metrics_of(network, choice)
-        return FastResult(choice, metrics, specs.check(metrics), 1, time.perf_counter() - start)
+        if candidate.compression is None:  # the bound is the dense network's
+            failed = self.bound(candidate.network, specs)
+            if failed:
+                return FastResult(None, None, failed, 0, time.perf_counter() - start)
+        metrics = self.metrics_of(candidate.network, candidate.choice, candidate.compression)
+        return FastResult(
+            candidate.choice, metrics, specs.check(metrics), 1, time.perf_counter() - start
+        )
 
     def fastest(self) -> dict[str, float]:
         return {
@@ -115,11 +131,11 @@ class Roofline(Platform):
                 failed.append(f)
         return failed
 
-    def reference(self, network, specs: Specs) -> dict[str, float]:
+    def reference(self, candidate: Candidate, specs: Specs) -> dict[str, float]:
         return self.fastest()
 
-    def evaluate_fixed(self, network, design, specs: Specs) -> FastResult:
-        metrics = self.metrics_of(network, design)
+    def evaluate_fixed(self, candidate: Candidate, design, specs: Specs) -> FastResult:
+        metrics = self.metrics_of(candidate.network, design, candidate.compression)
         return FastResult(design, metrics, specs.check(metrics))
 
     @classmethod

@@ -7,7 +7,7 @@ Hardware tokens: one per plane (``slots``), each ``shared`` / ``specific`` / ``s
 possible, and a layout keeps one mask at least. The fast phase prices a layout exactly:
 physical layers (shared + tasks × specific), SLMs (all of them when the system's modulation
 is ``slm``) and detector regions (one per class and task); specs bound these metrics. The
-layout is also what the slow phase trains (``trained_with_hardware``): the ``optics`` oracle
+layout is also what the slow phase trains (capability ``trained-hardware``): the ``optics`` oracle
 (:mod:`coexplore.platforms.diffractive.oracle`) builds the candidate's multi-task D2NN on the
 system and trains every task.
 """
@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from coexplore.config import INPUT_FILE, ConfigError
-from coexplore.core.metrics import Metrics
+from coexplore.core.candidate import TRAINED_HARDWARE, Candidate
+from coexplore.core.metrics import Metric, Metrics
+from coexplore.core.platform import FastResult, HardwareSpace, Platform
 from coexplore.core.specs import Specs
 from coexplore.optics.layout import SLOTS, check_layout, layout_cost
-from coexplore.platforms.base import PLATFORMS, FastResult, HardwareSpace, Platform
-from coexplore.workloads.layer import Network
+from coexplore.platforms.base import PLATFORMS
 
 __all__ = ["DiffractiveHardware", "DiffractivePlatform", "LayoutSpace"]
 
@@ -112,9 +113,13 @@ class DiffractivePlatform(Platform):
         "priced in physical layers, SLMs and detectors, trained by the optics oracle"
     )
     config_class = DiffractiveHardware
-    metrics = ("layers", "slms", "detectors")
+    metrics = (
+        Metric("layers", "physical layers", "", "layers", description="diffractive masks"),
+        Metric("slms", "SLMs", "", "SLMs", description="programmable spatial light modulators"),
+        Metric("detectors", "detectors", "", "detectors", description="detector regions read"),
+    )
     objectives = ("layers",)
-    trained_with_hardware = True
+    capabilities = frozenset({TRAINED_HARDWARE})
 
     @cached_property
     def _priced(self) -> tuple[list[int], bool, str]:
@@ -125,10 +130,9 @@ class DiffractivePlatform(Platform):
     def hardware_space(self) -> LayoutSpace:
         return LayoutSpace(self.config.slots)
 
-    def evaluate(
-        self, network: Network, choice: Any, specs: Specs, rng: np.random.Generator
-    ) -> FastResult:
+    def evaluate(self, candidate: Candidate, specs: Specs, rng: np.random.Generator) -> FastResult:
         start = time.perf_counter()
+        choice = candidate.choice
         classes, slm, name = self._priced
         try:
             layout = check_layout(choice["layout"])

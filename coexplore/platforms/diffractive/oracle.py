@@ -23,20 +23,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from coexplore.config import ConfigError
+from coexplore.core.candidate import TRAINED_HARDWARE, Candidate
+from coexplore.core.oracle import Evaluation, OracleSettings
 from coexplore.data import DataConfig, load_dataset
 from coexplore.slow.cache import CacheKey, ResultCache
-from coexplore.slow.oracles import ORACLES, AccuracyOracle, Evaluation
+from coexplore.slow.oracles import CachedOracle
 from coexplore.slow.trainer import TrainConfig, torch_threads
 
 if TYPE_CHECKING:
     from coexplore.platforms.diffractive.family import DiffractiveHardware
-    from coexplore.scenario import Scenario
 
 
-@ORACLES.decorator("optics")
-class OpticsOracle(AccuracyOracle):
+class OpticsOracle(CachedOracle):
     name = "optics"
-    accepts_hardware = True
+    capabilities = frozenset({TRAINED_HARDWARE})
 
     def __init__(
         self,
@@ -55,14 +55,9 @@ class OpticsOracle(AccuracyOracle):
         self.cache = ResultCache(cache) if isinstance(cache, str) else cache
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, cache: str | None = None) -> OpticsOracle:
-        if scenario.hardware.family != "diffractive" or scenario.hardware.mode != "explore":
-            raise ConfigError(
-                scenario.source, "slow_phase.oracle",
-                "optics only with hardware family diffractive in mode explore",
-                scenario.hardware.family,
-            )  # fmt: skip
-        return cls(scenario.hardware.options, scenario.data, scenario.slow_phase.train, cache)
+    def build(cls, settings: OracleSettings) -> OpticsOracle:
+        """(The scenario checks that the family is the diffractive one, exploring.)"""
+        return cls(settings.hardware, settings.data, settings.train, settings.cache)
 
     def task_config(self, task: str) -> DataConfig:
         """How ``task`` is read: the scenario's data settings, unnormalised, every image (the
@@ -77,39 +72,39 @@ class OpticsOracle(AccuracyOracle):
         data = "+".join(replace(self.data, name=t).key() for t in self.hardware.tasks)
         return f"{data}|system={digest}"
 
-    def key(self, arch: Any, seed: int, layout: list[str]) -> CacheKey:
+    @staticmethod
+    def layout(candidate: Candidate) -> list[str]:
+        choice = candidate.choice
+        if not isinstance(choice, dict) or "layout" not in choice:
+            raise ConfigError("optics oracle", "hardware", "the diffractive family's choice")
+        return choice["layout"]
+
+    def key(self, candidate: Candidate) -> CacheKey:
         return CacheKey(
-            f"{arch.canonical}|{','.join(layout)}",
+            f"{candidate.arch.canonical}|{','.join(self.layout(candidate))}",
             "+".join(self.hardware.tasks),
             self.fidelity,
             self.config.hash(),
-            seed,
+            candidate.seed,
         )
 
-    def evaluate(self, arch: Any, seed: int = 0, hardware: Any = None) -> Evaluation:
-        if not isinstance(hardware, dict) or "layout" not in hardware:
-            raise ConfigError("optics oracle", "hardware", "the diffractive family's choice")
-        start = time.perf_counter()
-        key = self.key(arch, seed, hardware["layout"])
-        stored = self.cache.get(key) if self.cache is not None else None
-        hit = stored is not None
-        if hit:
-            result = stored
-        else:
-            with torch_threads(self.config.threads):  # the floats depend on the count
-                result = self._train(arch, seed, hardware["layout"])
-            if self.cache is not None:
-                self.cache.put(key, result, wall_s=result["wall_s"])
+    def train(self, candidate: Candidate, key: CacheKey) -> dict[str, Any]:
+        with torch_threads(self.config.threads):  # the floats depend on the count
+            return self._train(candidate.arch, candidate.seed, self.layout(candidate))
+
+    def answer(
+        self, candidate: Candidate, stored: dict[str, Any], hit: bool, wall_s: float
+    ) -> Evaluation:
         return Evaluation(
-            arch=arch.canonical,
-            seed=seed,
-            val_acc=result["val_acc"],
-            test_acc=result["test_acc"],
-            diverged=result["diverged"],
+            arch=candidate.arch.canonical,
+            seed=candidate.seed,
+            val_acc=stored["val_acc"],
+            test_acc=stored["test_acc"],
+            diverged=stored["diverged"],
             cache_hit=hit,
-            wall_s=time.perf_counter() - start,
-            details=result,
-            tasks=result["tasks"],
+            wall_s=wall_s,
+            details=stored,
+            tasks=stored["tasks"],
         )
 
     def _train(self, arch: Any, seed: int, layout: list[str]) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from coexplore.config import ConfigError
+from coexplore.core.candidate import COMPRESSION, Candidate
+from coexplore.core.platform import FastResult, HardwareSpace, Platform
 from coexplore.core.specs import SpecFailure, Specs
-from coexplore.platforms.base import PLATFORMS, FastResult, HardwareSpace, Platform
+from coexplore.platforms.base import PLATFORMS
 from coexplore.platforms.fpga_pipeline.fast_phase import (
     FastPhaseResult,
     bound_failures,
@@ -110,38 +112,30 @@ class FPGAPipeline(Platform):
     fast_config_class = FPGAFastConfig
     metrics = ("latency_s", "throughput_fps", "energy_j", "power_w", "edp_js", "devices")
     objectives = ("throughput_fps", "energy_j")
-    supports_compression = True  # the sparse engine (docs/fpga-model.md)
+    capabilities = frozenset({COMPRESSION})  # the sparse engine (docs/fpga-model.md)
 
     def hardware_space(self) -> PipelineSlots:
         return PipelineSlots(self.config)
 
-    def compressed(self, network: Network) -> Compression | None:
-        """``network``'s planned compression (None: the scenario compresses nothing)."""
-        return None if self.compression is None else self.compression.compression(network)
-
-    def evaluate(
-        self, network: Network, choice: list[str], specs: Specs, rng: np.random.Generator
-    ) -> FastResult:
-        c = self.compressed(network)
+    def evaluate(self, candidate: Candidate, specs: Specs, rng: np.random.Generator) -> FastResult:
+        network, c = candidate.network, candidate.compression
         return _fast_result(
-            run_fast_phase(network, choice, self.config, self.fast, specs, rng, c), c
+            run_fast_phase(network, candidate.choice, self.config, self.fast, specs, rng, c), c
         )
 
     def bound(self, network: Network, specs: Specs) -> list[SpecFailure]:
-        if self.compression is not None:  # the bound is the dense network's
-            return []
         tuner = StageTuner(
             network, self.config.precision, tuner=self.fast.tuner, budget=self.fast.budget
         )
         return bound_failures(tuner, list(self.config.parts), specs)
 
-    def reference(self, network: Network, specs: Specs) -> TuneResult:
-        c = self.compressed(network)
-        return reference_design(network, self.config, self.fast, specs, c)
+    def reference(self, candidate: Candidate, specs: Specs) -> TuneResult:
+        c = candidate.compression
+        return reference_design(candidate.network, self.config, self.fast, specs, c)
 
-    def evaluate_fixed(self, network: Network, design: TuneResult, specs: Specs) -> FastResult:
-        c = self.compressed(network)
-        return _fast_result(run_fixed_hardware(network, design, specs, c), c)
+    def evaluate_fixed(self, candidate: Candidate, design: TuneResult, specs: Specs) -> FastResult:
+        c = candidate.compression
+        return _fast_result(run_fixed_hardware(candidate.network, design, specs, c), c)
 
     @classmethod
     def describe(cls, choice: Any, hardware: dict[str, Any] | None, details: Any) -> str:
@@ -176,7 +170,7 @@ def _layers(layers: list[int]) -> str:
 
 def stages_markdown(hardware: dict[str, Any] | None, details: Any) -> str:
     """The pipeline stages of a design: part, layers, tiling, buffers, cycles, utilisation."""
-    from coexplore.core.tables import md_table
+    from coexplore.core.markdown import md_table
 
     stages = (hardware or {}).get("stages", [])
     measured = ((details or {}).get("pipeline") or {}).get("stages", [{}] * len(stages))

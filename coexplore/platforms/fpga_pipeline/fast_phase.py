@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -198,3 +199,23 @@ def run_fixed_hardware(
     result = TuneResult(hardware, metrics, "fixed", 0, 0, 0.0)
     failed = budget_failures(metrics) + check(result, specs)
     return FastPhaseResult(parts, result, failed, 1, time.perf_counter() - start, [parts])
+
+
+def upgrade_v0(old: dict[str, Any]) -> dict[str, Any]:
+    """A version-0 record (written when coexplore knew only this family) in version 1's fields:
+    the pipeline report becomes the SI metrics and the details."""
+    from coexplore.core.specs import upgrade_failure
+
+    d = dict(old)
+    pipeline = d.pop("metrics")
+    parts = d.pop("parts")
+    d["platform"] = "fpga-pipeline"
+    d["choice"] = d.pop("parts_chosen")
+    d["metrics"] = None if pipeline is None else metrics_from_pipeline(pipeline).to_dict()
+    d["details"] = (
+        None if pipeline is None and not parts else {"parts": parts, "pipeline": pipeline}
+    )
+    d["failed_specs"] = [upgrade_failure(f).to_dict() for f in d["failed_specs"]]
+    d["reward_terms"] = {k: d.pop(k) for k in ("r_acc", "r_hw") if k in d}
+    d["version"] = 1
+    return d

@@ -8,8 +8,7 @@
   records the prediction's error beside it (same device only).
 
 The hardware is the device: there are no hardware tokens and nothing to tune. Throughput is
-``batch / latency``. The candidate's module is rebuilt from its workload's name (the canonical
-string) in the scenario's space (``needs_space``).
+``batch / latency``. The measured module is the candidate's architecture's.
 """
 
 from __future__ import annotations
@@ -22,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from coexplore.config import INPUT_FILE, OUTPUT_FILE, ConfigError
+from coexplore.core.candidate import Candidate
 from coexplore.core.metrics import Metrics
+from coexplore.core.platform import FastResult, NoHardwareTokens, Platform
 from coexplore.core.specs import Specs
-from coexplore.platforms.base import PLATFORMS, FastResult, NoHardwareTokens, Platform
-from coexplore.workloads.layer import Network
+from coexplore.platforms.base import PLATFORMS
 
 __all__ = ["MeasuredDevice", "MeasuredPlatform", "PredictedDevice", "PredictedPlatform"]
 
@@ -58,18 +58,17 @@ class MeasuredDevice:
 class _DevicePlatform(Platform):
     metrics = ("latency_s", "throughput_fps")
     objectives = ("latency_s",)
-    needs_space = True
 
     def hardware_space(self) -> NoHardwareTokens:
         return NoHardwareTokens()
 
     lab: Any  # a coexplore.latency.lab.Lab, set by each family
 
-    def _measure(self, network: Network):
-        """``network``'s module, rebuilt in the scenario's space, measured through ``lab``."""
-        if self.space is None:
-            raise ConfigError(self.name, "space", "the scenario's search space (Scenario.platform)")
-        arch = self.space.parse(network.name)
+    def _measure(self, candidate: Candidate):
+        """The candidate's torch module measured through ``lab``."""
+        arch, network = candidate.arch, candidate.network
+        if arch is None:
+            raise ConfigError(self.name, "arch", "a candidate with its architecture (to measure)")
         classes = network.layers[-1].out_channels
         return self.lab.networks([arch], network.input_shape, classes)[arch.canonical]
 
@@ -84,10 +83,10 @@ class _DevicePlatform(Platform):
             details=details,
         )
 
-    def evaluate_fixed(self, network: Network, design: Any, specs: Specs) -> FastResult:
-        return self.evaluate(network, None, specs, None)
+    def evaluate_fixed(self, candidate: Candidate, design: Any, specs: Specs) -> FastResult:
+        return self.evaluate(candidate, specs, None)
 
-    def reference(self, network: Network, specs: Specs) -> Any:
+    def reference(self, candidate: Candidate, specs: Specs) -> Any:
         return None  # the device is the hardware
 
     @classmethod
@@ -108,12 +107,12 @@ class MeasuredPlatform(_DevicePlatform):
         return Lab(self.config.measure_config(), self.config.cache)
 
     def evaluate(
-        self, network: Network, choice: Any, specs: Specs, rng: np.random.Generator | None
+        self, candidate: Candidate, specs: Specs, rng: np.random.Generator | None
     ) -> FastResult:
         from coexplore.latency.device import fingerprint
 
         start = time.perf_counter()
-        m = self._measure(network)
+        m = self._measure(candidate)
         details = {"measurement": m.to_dict(), "device": fingerprint(self.config.device)}
         return self._result(m.median_s, self.config.batch_size, specs, details, start)
 
@@ -153,10 +152,10 @@ class PredictedPlatform(_DevicePlatform):
         return Lab(MeasureConfig(**self.model.settings))
 
     def evaluate(
-        self, network: Network, choice: Any, specs: Specs, rng: np.random.Generator | None
+        self, candidate: Candidate, specs: Specs, rng: np.random.Generator | None
     ) -> FastResult:
         start = time.perf_counter()
-        model = self.model
+        model, network = self.model, candidate.network
         if tuple(network.input_shape) != tuple(model.input_shape):
             raise ConfigError(
                 model.source, "input_shape", f"{tuple(network.input_shape)} (the scenario's)",
@@ -174,7 +173,7 @@ class PredictedPlatform(_DevicePlatform):
             from coexplore.latency.device import require_device
 
             require_device(model.device, self.lab.config.device, model.source, "to spot-check")
-            m = self._measure(network)
+            m = self._measure(candidate)
             details["measured"] = m.to_dict()
             details["error"] = float(latency[0] / m.median_s - 1)
         batch = int(model.settings["batch_size"])

@@ -13,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from coexplore.config import INPUT_FILE, ConfigError
+from coexplore.core.candidate import Candidate
 from coexplore.core.metrics import Metrics
+from coexplore.core.platform import FastResult, HardwareSpace, Platform
 from coexplore.core.specs import SpecFailure, Specs
-from coexplore.platforms.base import PLATFORMS, FastResult, HardwareSpace, Platform
+from coexplore.platforms.base import PLATFORMS
 from coexplore.platforms.spatial.arch import Template, load_template
 from coexplore.platforms.spatial.mapper import OBJECTIVES
 from coexplore.platforms.spatial.network import LayerResult, WorkloadResult, map_layer
@@ -175,11 +177,12 @@ class SpatialAccelerator(Platform):
         return WorkloadResult(template, workload, layers)
 
     def evaluate(
-        self, network: Network, choice: Any, specs: Specs, rng: np.random.Generator | None
+        self, candidate: Candidate, specs: Specs, rng: np.random.Generator | None
     ) -> FastResult:
         start = time.perf_counter()
+        choice = candidate.choice
         template = self.design(choice)
-        result = self.map_network(network, template)
+        result = self.map_network(candidate.network, template)
         hardware = {"template": self.config.template, "design": dict(choice or {}),
                     "area_mm2": template.area_mm2, "pes": template.pes}  # fmt: skip
         details = {"layers": [{"name": ly.name, "count": ly.count, "cycles": ly.cycles,
@@ -210,12 +213,12 @@ class SpatialAccelerator(Platform):
             area_mm2=template.area_mm2,
         )
 
-    def reference(self, network: Network, specs: Specs) -> dict[str, float]:
+    def reference(self, candidate: Candidate, specs: Specs) -> dict[str, float]:
         """The template as it is (its own design point) is the fixed hardware."""
         return {}
 
-    def evaluate_fixed(self, network: Network, design: Any, specs: Specs) -> FastResult:
-        return self.evaluate(network, design or None, specs, None)
+    def evaluate_fixed(self, candidate: Candidate, design: Any, specs: Specs) -> FastResult:
+        return self.evaluate(replace(candidate, choice=design or None), specs, None)
 
     @classmethod
     def describe(cls, choice: Any, hardware: dict[str, Any] | None, details: Any) -> str:

@@ -5,7 +5,7 @@ reads such a table, so specs, rewards and objectives work on measured numbers ex
 cost model's. ``hardware: {family: table, device: pixel2}`` uses a built-in device (NAS-Bench-201
 cells measured by HELP on 23 devices, :data:`coexplore.tables.DEVICES`); ``hardware: {family:
 table, table: my.csv}`` a user's CSV: an architecture column (``arch_column``, canonical
-strings) and metric columns named like :data:`~coexplore.core.metrics.METRIC_COLUMNS`
+strings) and metric columns named like :func:`~coexplore.core.metrics.metric_columns`
 (``latency_ms``, ``energy_mj``, …), or mapped onto those names with ``columns``. A table's
 latency is one forward pass of ``batch`` inputs; throughput (when the table has none) is
 ``batch / latency``, and power and EDP follow from energy per input (:meth:`Metrics.derived`).
@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from coexplore.config import INPUT_FILE, ConfigError
-from coexplore.core.metrics import METRIC_COLUMNS, Metrics
+from coexplore.core.candidate import Candidate
+from coexplore.core.metrics import Metrics, metric_columns
+from coexplore.core.platform import FastResult, NoHardwareTokens, Platform
 from coexplore.core.specs import Specs
-from coexplore.platforms.base import PLATFORMS, FastResult, NoHardwareTokens, Platform
+from coexplore.platforms.base import PLATFORMS
 from coexplore.tables import DEVICES, ArchTable, read_table
-from coexplore.workloads.layer import Network
 
 __all__ = ["TableHardware", "TablePlatform"]
 
@@ -61,11 +62,11 @@ class TableHardware:
             if not isinstance(self.columns, dict) or not self.columns:
                 raise ConfigError("hardware", "columns", "a mapping of metric column to CSV column")
             for key in self.columns:
-                if key not in METRIC_COLUMNS:
+                if key not in table_columns():
                     raise ConfigError(
-                        "hardware", f"columns.{key}", f"one of {list(METRIC_COLUMNS)}", key
+                        "hardware", f"columns.{key}", f"one of {list(table_columns())}", key
                     )
-            metrics = [METRIC_COLUMNS[k][0] for k in self.columns]
+            metrics = [table_columns()[k][0] for k in self.columns]
             if len(set(metrics)) != len(metrics):
                 raise ConfigError("hardware", "columns", "one column per metric", self.columns)
         if self.batch is not None and (isinstance(self.batch, bool) or self.batch < 1):
@@ -101,19 +102,19 @@ class TablePlatform(Platform):
                 table, mapping, batch = device.table(), {"latency_ms": device.column}, device.batch
             else:
                 table, batch = read_table(cfg.table, cfg.arch_column), cfg.batch or 1
-                mapping = cfg.columns or {n: n for n in table.names if n in METRIC_COLUMNS}
+                mapping = cfg.columns or {n: n for n in table.names if n in table_columns()}
                 if not mapping:
                     raise ConfigError(
                         table.source,
                         "<columns>",
-                        f"metric columns named like {list(METRIC_COLUMNS)}, or mapped onto "
+                        f"metric columns named like {list(table_columns())}, or mapped onto "
                         "those names with hardware.columns",
                         table.names,
                     )
                 table.require(list(mapping.values()))
             values = {}
             for key, column in mapping.items():
-                metric, factor = METRIC_COLUMNS[key]
+                metric, factor = table_columns()[key]
                 cells = table.column(column)
                 wrong = ~(cells > 0) & ~np.isnan(cells) | np.isinf(cells)
                 if wrong.any():
@@ -142,11 +143,11 @@ class TablePlatform(Platform):
         return NoHardwareTokens()
 
     def evaluate(
-        self, network: Network, choice: Any, specs: Specs, rng: np.random.Generator | None
+        self, candidate: Candidate, specs: Specs, rng: np.random.Generator | None
     ) -> FastResult:
         start = time.perf_counter()
         table, values, batch = self.columns
-        i = table.position(network.name)
+        i = table.position(candidate.network.name)
         row = {m: float(v[i]) for m, v in values.items() if np.isfinite(v[i])}
         metrics = Metrics.derived(**self._derive(row, batch))
         return FastResult(
@@ -158,12 +159,12 @@ class TablePlatform(Platform):
             details={"table": table.source, "row": i},
         )
 
-    def reference(self, network: Network, specs: Specs) -> None:
+    def reference(self, candidate: Candidate, specs: Specs) -> None:
         """A table holds one design per architecture: the fixed hardware is the device."""
         return None
 
-    def evaluate_fixed(self, network: Network, design: Any, specs: Specs) -> FastResult:
-        return self.evaluate(network, None, specs, None)
+    def evaluate_fixed(self, candidate: Candidate, design: Any, specs: Specs) -> FastResult:
+        return self.evaluate(candidate, specs, None)
 
     @classmethod
     def info(cls) -> dict[str, Any]:
@@ -177,3 +178,9 @@ class TablePlatform(Platform):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_columns": None}  # workers read the table themselves
+
+
+def table_columns() -> dict[str, tuple[str, float]]:
+    """The column names of the metrics a table reports (its own names or ``latency_ms``…),
+    with the factor to SI units."""
+    return {k: v for k, v in metric_columns().items() if v[0] in TablePlatform.metrics}
