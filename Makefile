@@ -29,6 +29,7 @@ hw-demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	PYTHONDONTWRITEBYTECODE=1 $(PY) -m pytest
 
 lint: $(STAMP)

@@ -3,7 +3,7 @@
 1. Overhead: ``coexplore.slow.trainer.train`` and a minimal hand-written loop train the same
    architecture (same initial weights, same batches, same SGD + cosine schedule, same
    channels_last layout) on the same tensors; runs alternate (trainer, bare, trainer, bare, ...)
-   and the medians are compared. The issue's bar is an overhead of at most 5% of wall time.
+   and the medians are compared. The bar is an overhead of at most 5% of wall time.
 2. Precision: the trainer in fp32 and in bf16 autocast (both channels_last) on CPU, for small and
    larger children: the evidence behind ``precision="auto"`` (bf16 where the CPU runs it
    natively).

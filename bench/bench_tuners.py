@@ -36,9 +36,10 @@ import numpy as np
 
 from coexplore.platforms.fpga_pipeline.parts import get_part
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
+from coexplore.platforms.fpga_pipeline.tuning.front import StageFront
 from coexplore.platforms.fpga_pipeline.tuning.pipeline import DEFAULT_BUDGET, tune_pipeline
 from coexplore.platforms.fpga_pipeline.tuning.space import StageProblem
-from coexplore.platforms.fpga_pipeline.tuning.tuners import SEARCHES, TUNERS, StageFront
+from coexplore.platforms.fpga_pipeline.tuning.tuners import SEARCHES, TUNERS
 from coexplore.workloads import LayerKind, Network, preset
 
 GOOD = 0.98  # a run "reaches" the optimum at >= 98% of its throughput

@@ -49,11 +49,11 @@ import numpy as np
 import torch
 
 from coexplore.config import ConfigError
+from coexplore.figures import new_figure, save_figure
 from coexplore.optics import MultiTaskD2NN, OpticalSystem, noise_aware, train_multitask
 from coexplore.optics.multitask import load_task, noise_curves
 from coexplore.optics.noise import DEFAULT_LEVELS
 from coexplore.optics.plots import plot_detectors, plot_masks, plot_noise
-from coexplore.search.pareto import new_figure, save_figure
 
 BEGIN = "<!-- results: written by launch/d2nn_multitask.py; edit the script, not this part -->"
 END = "<!-- end of results -->"

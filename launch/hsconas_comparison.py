@@ -298,7 +298,7 @@ def nb201_optimum(limit: float) -> float:
 
 
 def plot(results: dict, args, path: Path) -> Path:
-    from coexplore.search.pareto import new_figure, save_figure
+    from coexplore.figures import new_figure, save_figure
 
     rows = list(results)
     ncols = max(len(results[s]) for s in rows)

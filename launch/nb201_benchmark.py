@@ -256,7 +256,7 @@ def p_greater(a: list[float], b: list[float]) -> float | None:
 
 
 def plot(results: dict, oracles: dict, path: Path, budget: int) -> Path:
-    from coexplore.search.pareto import new_figure, save_figure
+    from coexplore.figures import new_figure, save_figure
 
     names = list(results)
     fig, axes = new_figure(ncols=len(names), width=4.0 * len(names), height=3.8)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from coexplore.core.metrics import axis_label
 from coexplore.data import dataset_shape
+from coexplore.figures import new_figure, save_figure
 from coexplore.scenario import get_scenario, scenario_from_dict
 from coexplore.search.comparison import (
     at_accuracy,
@@ -42,7 +43,7 @@ from coexplore.search.comparison import (
     reached,
     trained,
 )
-from coexplore.search.pareto import new_figure, pareto_front, save_figure
+from coexplore.search.pareto import pareto_front
 from coexplore.search.runlog import best_candidate, read_records, read_run
 from coexplore.search.runner import SearchConfig, ensure_run
 from coexplore.search.tracking import WandbConfig

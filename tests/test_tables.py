@@ -332,8 +332,8 @@ def test_two_partial_tables_keep_the_search_to_their_common_rows(tmp_path):
 
 @pytest.mark.parametrize("agent", ["random", "rea", "hsconas", "ppo", "maskable-ppo"])
 def test_every_agent_searches_a_partial_table_within_its_rows(tmp_path, capsys, agent):
-    """The issue's case: a search on a 50-row user table used to fail mid-way with a
-    NotInTableError traceback. Now it says its coverage and proposes only the table's rows."""
+    """A search on a 50-row user table used to fail mid-way with a NotInTableError
+    traceback. Now it says its coverage and proposes only the table's rows."""
     rows = [cell(i) for i in np.random.default_rng(4).choice(15_625, 50, replace=False)]
     out = tmp_path / "run"
     argv = ["search", "--env", str(partial_scenario(tmp_path, rows)), "--agent", agent]

@@ -23,8 +23,9 @@ What makes a measurement trustworthy on a shared machine, and what this module d
 
 Latency is of one forward pass of a batch of ``batch_size`` in eval mode under
 ``torch.inference_mode``, in fp32, on ``device`` (CUDA: timed with events after a
-synchronise). nn-Meter's users report mismatches from CPU frequency and affinity (facts §5):
-the device fingerprint (:mod:`coexplore.latency.device`) goes with every number.
+synchronise). nn-Meter's users report mismatches from CPU frequency and affinity (its issue
+#83 on GitHub, microsoft/nn-Meter): the device fingerprint (:mod:`coexplore.latency.device`)
+goes with every number.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from coexplore.figures import new_figure, save_figure
 from coexplore.optics.multitask import MultiTaskD2NN
-from coexplore.search.pareto import new_figure, save_figure
 
 
 def _layers(model: MultiTaskD2NN) -> list[tuple[str, torch.nn.Module]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from coexplore.core.metrics import METRIC_INFO, axis_label, display_value
 from coexplore.core.record import CandidateRecord
+from coexplore.figures import new_figure, save_figure
 from coexplore.search.runlog import best_candidate
 
 Point = tuple[float, float]
@@ -92,26 +93,6 @@ def front_records(records: Sequence[CandidateRecord], objective: str) -> list[Ca
     ok = _scored(records, objective)
     maximize = (METRIC_INFO[objective].maximize, True)
     return [ok[i] for i in pareto_front(objective_points(ok, objective), maximize)]
-
-
-def new_figure(
-    ncols: int = 1, width: float = 6.4, height: float = 4.4, nrows: int = 1
-) -> tuple[Any, Any]:
-    """A matplotlib figure and its axes, drawn with Agg (pyplot's global state is left alone;
-    matplotlib is imported here so that importing coexplore stays light)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height))
-    return fig, fig.subplots(nrows, ncols)
-
-
-def save_figure(fig: Any, path: str | Path) -> Path:
-    """Save a figure as an image (format from the suffix), creating the parent directory."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
 
 
 def plot_front(

@@ -15,17 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from coexplore.core.markdown import md_table
 from coexplore.core.metrics import METRIC_INFO, axis_label, display_value
 from coexplore.core.record import CandidateRecord
-from coexplore.core.markdown import md_table
-from coexplore.search.pareto import (
-    front_records,
-    hv_reference,
-    hypervolume,
-    new_figure,
-    plot_front,
-    save_figure,
-)
+from coexplore.figures import new_figure, save_figure
+from coexplore.search.pareto import front_records, hv_reference, hypervolume, plot_front
 from coexplore.search.runlog import (
     read_records,
     read_run,

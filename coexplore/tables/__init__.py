@@ -7,52 +7,9 @@ registers its entries; the NAS-Bench-201 one is :mod:`coexplore.tables.nb201`. P
 licences: docs/tables.md.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
-
-from coexplore.registry import Registry
+from coexplore.tables import nb201  # noqa: F401  (registers the NAS-Bench-201 tables)
+from coexplore.tables.shipped import ACCURACY_TABLES, DEVICES, AccuracyTable, DeviceTable
 from coexplore.tables.table import ArchTable, NotInTableError, read_table
-
-FILES = Path(__file__).parent / "files"
-
-
-@dataclass(frozen=True)
-class AccuracyTable:
-    """A shipped accuracy column: file (under ``files/``), column, factor to a fraction."""
-
-    file: str
-    arch_column: str
-    column: str
-    scale: float  # stored value × scale = accuracy in [0, 1]
-    dataset: str  # the DataConfig name whose images it was trained on
-    signal: str  # which split the number is (the tables of NAS-Bench-201 carry only test)
-    description: str
-
-    def table(self) -> ArchTable:
-        return read_table(FILES / self.file, self.arch_column)
-
-
-@dataclass(frozen=True)
-class DeviceTable:
-    """A shipped per-architecture measurement on one device: latency of a batch, in ms."""
-
-    file: str
-    arch_column: str
-    column: str
-    batch: int  # inputs per measured forward pass
-    kind: str  # gpu, cpu, phone
-    description: str
-
-    def table(self) -> ArchTable:
-        return read_table(FILES / self.file, self.arch_column)
-
-
-ACCURACY_TABLES: Registry[AccuracyTable] = Registry("built-in accuracy table")
-DEVICES: Registry[DeviceTable] = Registry("built-in device")
-
-from coexplore.tables import nb201  # noqa: E402,F401  (registers the NAS-Bench-201 tables)
 
 __all__ = [
     "ACCURACY_TABLES",

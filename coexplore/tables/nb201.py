@@ -14,7 +14,7 @@ provenance: docs/tables.md.
 
 from __future__ import annotations
 
-from coexplore.tables import ACCURACY_TABLES, DEVICES, AccuracyTable, DeviceTable
+from coexplore.tables.shipped import ACCURACY_TABLES, DEVICES, AccuracyTable, DeviceTable
 
 ACCURACY_FILE = "nb201_accuracy.csv.gz"
 LATENCY_FILE = "nb201_latency_help.csv.gz"

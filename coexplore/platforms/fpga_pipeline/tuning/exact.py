@@ -42,8 +42,8 @@ from coexplore.platforms.fpga_pipeline.engine import (
 )
 from coexplore.platforms.fpga_pipeline.parts import FPGAPart
 from coexplore.platforms.fpga_pipeline.precision import Precision
+from coexplore.platforms.fpga_pipeline.tuning.front import StageFront, empty_front, pareto
 from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
-from coexplore.platforms.fpga_pipeline.tuning.tuners import StageFront, empty_front, pareto
 from coexplore.workloads.layer import Layer
 
 NO_DESIGN = np.iinfo(np.int64).max

@@ -32,13 +32,9 @@ from coexplore.platforms.fpga_pipeline.pipeline import (
 )
 from coexplore.platforms.fpga_pipeline.precision import PRECISIONS
 from coexplore.platforms.fpga_pipeline.tuning.exact import Choice, PartSolver, distinct_layers
+from coexplore.platforms.fpga_pipeline.tuning.front import StageFront
 from coexplore.platforms.fpga_pipeline.tuning.space import DEFAULT_PORT_QUANTA, StageProblem
-from coexplore.platforms.fpga_pipeline.tuning.tuners import (
-    SEARCHES,
-    TUNERS,
-    StageFront,
-    exact_is_cheaper,
-)
+from coexplore.platforms.fpga_pipeline.tuning.tuners import SEARCHES, TUNERS, exact_is_cheaper
 from coexplore.workloads.layer import Network
 
 DEFAULT_BUDGET = 200
