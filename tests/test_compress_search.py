@@ -228,5 +228,6 @@ def test_scenario_file_round_trips_through_yaml(tmp_path):
     path.write_text(yaml.safe_dump(data))
     s = get_scenario(str(path))
     assert s.compression.bits is None and s.compression.ratio == 10
-    assert s.platform().compression is s.compression
+    c = make_evaluator(s).candidate([*s.space.to_tokens(s.space.parse(NET)), 0, 1])
+    assert c.compression == s.compression.compression(network(s))  # the plan it prices
     assert np.isclose(s.compression.to_dict()["ratio"], 10)

@@ -35,16 +35,17 @@ class Shrink(TrainCallback):
 def test_callbacks_enter_the_key_and_none_keep_todays(tmp_path):
     arch = make_space("chain", depth=2).parse(ARCH)
     plain = TrainOracle(DataConfig("digits"), TrainConfig(epochs=1, precision="fp32"))
-    assert plain.key(arch, 0).id == GOLDEN_KEY_ID
-    assert TrainOracle(DataConfig("digits"), ONE, callbacks=[]).key(arch, 0).id == GOLDEN_KEY_ID
+    assert plain.key(Candidate(arch)).id == GOLDEN_KEY_ID
+    none = TrainOracle(DataConfig("digits"), ONE, callbacks=[])
+    assert none.key(Candidate(arch)).id == GOLDEN_KEY_ID
     keys = {
-        TrainOracle(DataConfig("digits"), ONE, callbacks=cbs).key(arch, 0).id
+        TrainOracle(DataConfig("digits"), ONE, callbacks=cbs).key(Candidate(arch)).id
         for cbs in ([], [Shrink(0.01)], [Shrink(0.02)], [Shrink(0.01), Shrink(0.01)])
     }
     assert len(keys) == 4
     oracle = TrainOracle(DataConfig("digits"), ONE, tmp_path / "c.sqlite", [Shrink(0.01)], True)
     clone = pickle.loads(pickle.dumps(oracle))  # workers get the callbacks too
-    assert clone.key(arch, 0) == oracle.key(arch, 0) and clone.keep_weights
+    assert clone.key(Candidate(arch)) == oracle.key(Candidate(arch)) and clone.keep_weights
     assert clone.callbacks[0].weight == 0.01
     with pytest.raises(TypeError, match="JSON"):
         TrainOracle(DataConfig("digits"), ONE, callbacks=[Shrink(object())])
@@ -70,7 +71,7 @@ def test_kept_weights_reload_to_the_recorded_accuracy(tmp_path, monkeypatch):
     path = tmp_path / "c.sqlite"
     oracle = TrainOracle(DataConfig("digits"), ONE, path, keep_weights=True)
     first = oracle.evaluate(Candidate(arch))
-    key = oracle.key(arch, 0)
+    key = oracle.key(Candidate(arch))
     expected = tmp_path / "c.sqlite.weights" / f"{key.id}.pt"
     assert first.details["weights_path"] == str(expected) and expected.is_file()
     with ResultCache(path) as cache:
@@ -119,6 +120,6 @@ def test_callbacks_and_kept_weights_in_a_spawned_worker(tmp_path):
     local = TrainOracle(DataConfig("digits"), ONE, None, [Shrink(0.05)]).evaluate(Candidate(arch))
     assert remote.details["loss_curve"] == local.details["loss_curve"]
     assert remote.details["weights_path"] == str(
-        ResultCache(path).weights_path(oracle.key(arch, 0))
+        ResultCache(path).weights_path(oracle.key(Candidate(arch)))
     )
     assert oracle.load_weights(arch, 0) is not None

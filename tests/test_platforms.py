@@ -236,6 +236,43 @@ def test_a_plugin_family_prices_compressed_candidates(tmp_path):
         assert r["val_acc"] is not None and r["reward_terms"]  # trained, compressed, rewarded
 
 
+def test_a_plugin_family_whose_choice_is_trained(tmp_path):
+    """The ``trained-hardware`` capability in a whole search: the roofline-dtype family's
+    number format is a token, its oracle trains each candidate in that format, and one
+    architecture in two formats is two trainings."""
+    scenario = {
+        "description": "digits networks trained in their device's number format",
+        "data": {"name": "digits", "seed": 0},
+        "space": {"name": "chain", "depth": 2},
+        "hardware": {"family": "roofline-dtype", "peak_macs": [1e9], "bandwidth_gbs": [1.0]},
+        "specs": {"latency_s": {"max": 1.0}},
+        "slow_phase": {"oracle": "train-dtype", "train": {"epochs": 1}},
+    }
+    path = tmp_path / "roofline-dtype.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    from coexplore.config import ConfigError
+    from coexplore.scenario import load_scenario, make_evaluator
+
+    plain = tmp_path / "plain.yaml"  # the train oracle would not train the format
+    plain.write_text(yaml.safe_dump({**scenario, "slow_phase": {}}))
+    with pytest.raises(ConfigError, match="train-dtype"):
+        load_scenario(plain)
+    ev = make_evaluator(load_scenario(path), cache=str(tmp_path / "cache.sqlite"))
+    arch = ev.space.to_tokens(ev.space.parse("k3f24s1-k3f36s2|flatten"))
+    tokens = [[*arch, 0, 0, 0], [*arch, 0, 0, 1]]
+    fp32, bf16 = ev.evaluate_batch(tokens)
+    assert (fp32.choice["dtype"], bf16.choice["dtype"]) == ("fp32", "bf16")
+    assert not fp32.cache_hit and not bf16.cache_hit  # two trainings, each in its format
+    trained = [ev.oracle.cache.get(ev.oracle.key(ev.candidate(t)))["precision"] for t in tokens]
+    assert trained == ["fp32", "bf16"]
+    assert bf16.metrics["dram_bytes"] < fp32.metrics["dram_bytes"]  # half the bytes per value
+    out = tmp_path / "run"
+    args = ["search", "--env", str(path), "--agent", "random", "--episodes", "3"]
+    cli(tmp_path, *args, "--out", str(out), "--quiet", "--no-report")
+    records = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(r["val_acc"] is not None for r in records)
+
+
 def with_small_predictor(s, tmp_path, rng):
     """The scenario with a predictor fitted here on 10 networks (quick measurements) that has
     measured the kernels of two random candidates, and those candidates' tokens."""

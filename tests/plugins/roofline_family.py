@@ -6,22 +6,33 @@ seconds, layers run one after another. Energy = MACs · e_mac + bytes · e_byte;
 with the peak rate. It reports a metric of its own, ``dram_bytes`` (the bytes moved per input),
 and has the ``compression`` capability: a candidate's planned compression (a scenario's
 ``compression:`` with the ``compress`` oracle) shrinks each layer's weight bytes to its kept
-share at its bits, with no index overhead (an idealised sparse format). Load it with
-``COEXPLORE_PLUGINS=roofline_family`` (this folder on the path) and scenarios may say
-``hardware: {family: roofline, ...}``.
+share at its bits, with no index overhead (an idealised sparse format).
+
+A second family, ``roofline-dtype``, adds a hardware token for the number format its datapath
+computes in (fp32 or bf16) and has the ``trained-hardware`` capability: a network runs as it
+was trained, so its oracle, ``train-dtype``, trains each candidate in its device's format
+(bf16: autocast), and a training is keyed by architecture and format.
+
+Load the module with ``COEXPLORE_PLUGINS=roofline_family`` (this folder on the path) and
+scenarios may say ``hardware: {family: roofline, ...}``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from coexplore.config import ConfigError
-from coexplore.core.candidate import COMPRESSION, Candidate
+from coexplore.core.candidate import COMPRESSION, TRAINED_HARDWARE, Candidate
 from coexplore.core.metrics import Metric, Metrics
+from coexplore.core.oracle import OracleSettings
 from coexplore.core.specs import SpecFailure, Specs
 from coexplore.platforms import PLATFORMS, FastResult, HardwareSpace, Platform
+from coexplore.slow.cache import CacheKey
+from coexplore.slow.oracles import ORACLES, TrainOracle
+
+DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 
 
 @dataclass(frozen=True)
@@ -84,12 +95,13 @@ class Roofline(Platform):
         layer name), or None for the dense network."""
         c = self.config
         latency, traffic = 0.0, 0.0
+        width = DTYPE_BYTES.get(choice.get("dtype"), c.bytes_per_element)
         for layer in network.layers:
-            weight_bytes = layer.weights * c.bytes_per_element
+            weight_bytes = layer.weights * width
             if compression is not None and layer.name in compression.density:
-                bits = compression.weight_bits.get(layer.name, 8 * c.bytes_per_element)
+                bits = compression.weight_bits.get(layer.name, 8 * width)
                 weight_bytes = layer.weights * compression.density[layer.name] * bits / 8
-            moved = (layer.input_elements + layer.output_elements) * c.bytes_per_element
+            moved = (layer.input_elements + layer.output_elements) * width
             moved += weight_bytes
             traffic += moved
             latency += max(
@@ -143,3 +155,58 @@ class Roofline(Platform):
         if hardware is None:
             return "–"
         return f"{hardware['peak_macs'] / 1e9:g} GMAC/s, {hardware['bandwidth_gbs']:g} GB/s"
+
+
+@dataclass(frozen=True)
+class RooflineDtypeConfig(RooflineConfig):
+    dtypes: tuple[str, ...] = ("fp32", "bf16")  # the datapath's number format choices
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.dtypes or not set(self.dtypes) <= set(DTYPE_BYTES):
+            raise ConfigError("hardware", "dtypes", f"a list of {list(DTYPE_BYTES)}", self.dtypes)
+
+
+class RooflineDtypeTokens(RooflineTokens):
+    def token_choices(self) -> list[int]:
+        return [*super().token_choices(), len(self.config.dtypes)]
+
+    def decode(self, tokens: list[int]) -> dict[str, Any]:
+        return {**super().decode(tokens[:2]), "dtype": self.config.dtypes[tokens[2]]}
+
+    def token_names(self) -> list[str]:
+        return [*super().token_names(), "dtype"]
+
+
+@PLATFORMS.decorator("roofline-dtype")
+class RooflineDtype(Roofline):
+    name = "roofline-dtype"
+    description = "a roofline device whose number format is a token, trained in (test family)"
+    config_class = RooflineDtypeConfig
+    capabilities = frozenset({TRAINED_HARDWARE})
+
+    def hardware_space(self) -> RooflineDtypeTokens:
+        return RooflineDtypeTokens(self.config)
+
+
+@ORACLES.decorator("train-dtype")
+class DtypeTrainOracle(TrainOracle):
+    """The ``train`` oracle, each candidate trained in its device's number format."""
+
+    name = "train-dtype"
+    capabilities = frozenset({TRAINED_HARDWARE})
+
+    @classmethod
+    def build(cls, settings: OracleSettings) -> DtypeTrainOracle:
+        return cls(settings.data, settings.train, settings.cache)
+
+    def at(self, candidate: Candidate) -> TrainOracle:
+        """The plain oracle at the candidate's format (its config, and so its cache key)."""
+        config = replace(self.config, precision=candidate.choice["dtype"])
+        return TrainOracle(self.data, config, self.cache, self.callbacks, self.keep_weights)
+
+    def key(self, candidate: Candidate) -> CacheKey:
+        return self.at(candidate).key(candidate)
+
+    def train(self, candidate: Candidate, key: CacheKey) -> dict[str, Any]:
+        return self.at(candidate).train(candidate, key)
