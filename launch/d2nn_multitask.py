@@ -51,7 +51,7 @@ import torch
 from coexplore.config import ConfigError
 from coexplore.figures import new_figure, save_figure
 from coexplore.optics import MultiTaskD2NN, OpticalSystem, noise_aware, train_multitask
-from coexplore.optics.multitask import load_task, noise_curves
+from coexplore.optics.multitask import accuracy, load_task, noise_curves
 from coexplore.optics.noise import DEFAULT_LEVELS
 from coexplore.optics.plots import plot_detectors, plot_masks, plot_noise
 
@@ -179,7 +179,7 @@ def run_one(name: str, spec: dict, args) -> dict:
     model = build(run)
     data = task_data(run)
     start = time.perf_counter()
-    acc = train_multitask(
+    train_multitask(
         model,
         data,
         task_weight=run["task_weight"],
@@ -189,6 +189,7 @@ def run_one(name: str, spec: dict, args) -> dict:
         noise=noise_aware(run["noise_aware"], run["seed"]) if run["noise_aware"] else None,
     )
     wall = time.perf_counter() - start
+    acc = {t: accuracy(model, d.x_test, d.y_test, t) for t, d in data.items()}
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), folder / "model.pt")
     result = {

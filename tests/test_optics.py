@@ -234,7 +234,9 @@ def two_tasks():
 
     def task(name, n):
         d = load_dataset(name, normalize=False)
-        return TaskData(d.x_train[:n], d.y_train[:n], d.x_test[:300], d.y_test[:300])
+        return TaskData(
+            d.x_train[:n], d.y_train[:n], d.x_val, d.y_val, d.x_test[:300], d.y_test[:300]
+        )
 
     return {"digits": task("digits", 600), "mnist5k": task("mnist5k", 600)}
 
@@ -279,22 +281,22 @@ def test_the_task_weight_trades_the_tasks_accuracies():
 def trained_d2nn():
     from coexplore.data import load_dataset
     from coexplore.optics import D2NN, OpticalSystem, train_multitask
-    from coexplore.optics.multitask import TaskData
+    from coexplore.optics.multitask import TaskData, accuracy
 
     torch.manual_seed(0)
     d = load_dataset("digits", normalize=False)
-    data = {"task": TaskData(d.x_train, d.y_train, d.x_test, d.y_test)}
+    data = TaskData(d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, d.y_test)
     model = D2NN(OpticalSystem(**SMALL, layers=2), classes=10)
-    clean = train_multitask(model, data, epochs=4, lr=0.1)["task"]
-    return model, data["task"], clean
+    val = train_multitask(model, {"task": data}, epochs=4, lr=0.1)["task"]
+    return model, data, accuracy(model, d.x_test, d.y_test), val
 
 
-def test_zero_noise_is_the_clean_model(trained_d2nn):
+def test_zero_noise_is_the_clean_model_and_training_reports_validation(trained_d2nn):
     from coexplore.optics import KINDS, Noise
     from coexplore.optics.multitask import accuracy
 
-    model, d, clean = trained_d2nn
-    assert clean == accuracy(model, d.x_test, d.y_test)
+    model, d, clean, val = trained_d2nn
+    assert val == accuracy(model, d.x_val, d.y_val)  # the validation split's, not the test's
     zero = Noise({k: 0.0 for k in KINDS})
     assert accuracy(model, d.x_test, d.y_test, noise=zero) == clean
 
@@ -316,7 +318,7 @@ def test_every_component_s_noise_hurts_more_when_larger(trained_d2nn, kind, smal
     from coexplore.optics import Noise
     from coexplore.optics.multitask import accuracy
 
-    model, d, clean = trained_d2nn
+    model, d, clean, _ = trained_d2nn
     mild = accuracy(model, d.x_test, d.y_test, noise=Noise({kind: small}, seed=1))
     harsh = accuracy(model, d.x_test, d.y_test, noise=Noise({kind: large}, seed=1))
     assert harsh < mild <= clean + 0.02, (kind, clean, mild, harsh)
@@ -340,13 +342,12 @@ def test_noise_aware_training_is_more_robust(trained_d2nn):
     """Trained with phase noise of up to 1 rad, the system keeps more accuracy under phase
     noise than the plainly trained one (same seed, same epochs)."""
     from coexplore.optics import D2NN, Noise, OpticalSystem, noise_aware, train_multitask
-    from coexplore.optics.multitask import TaskData, accuracy
+    from coexplore.optics.multitask import accuracy
 
-    plain, d, _ = trained_d2nn
+    plain, d, _, _ = trained_d2nn
     torch.manual_seed(0)
     aware = D2NN(OpticalSystem(**SMALL, layers=2), classes=10)
-    data = {"task": TaskData(d.x_train, d.y_train, d.x_test, d.y_test)}
-    train_multitask(aware, data, epochs=4, lr=0.1, noise=noise_aware({"phase": 1.0}, seed=2))
+    train_multitask(aware, {"task": d}, epochs=4, lr=0.1, noise=noise_aware({"phase": 1.0}, seed=2))
     for sigma, gain in ((0.5, 0.03), (0.8, 0.05)):
         a = accuracy(aware, d.x_test, d.y_test, noise=Noise({"phase": sigma}, seed=5))
         p = accuracy(plain, d.x_test, d.y_test, noise=Noise({"phase": sigma}, seed=5))

@@ -98,6 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from coexplore.data import dataset_shape
     from coexplore.data.config import DataConfig
     from coexplore.optics import OpticalSystem, noise_aware, train_multitask
+    from coexplore.optics.multitask import accuracy
     from coexplore.optics.noise import Noise
 
     system = OpticalSystem.load(args.system)
@@ -127,9 +128,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     torch.manual_seed(args.seed)
     model = _build(run)
-    acc = train_multitask(
+    data = _data(run)
+    train_multitask(
         model,
-        _data(run),
+        data,
         task_weight=args.task_weight,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -137,12 +139,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         noise=noise_aware(maxima, args.seed) if maxima else None,
     )
+    acc = {t: accuracy(model, data[t].x_test, data[t].y_test, t) for t in names}
     out = Path(args.out or f"runs/optics/{system.name}-{'+'.join(names)}-s{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "model.pt")
     from coexplore.optics.plots import plot_detectors, plot_masks
 
-    data = _data(run)
     plots = {"masks": str(plot_masks(model, out / "masks.png"))}
     for t in names:
         plots[f"detectors_{t}"] = str(

@@ -6,13 +6,13 @@ logits are read on its path's detectors.
 
 The **task regulariser** weights the tasks' losses: L = Σ_t w_t·L_t with the weights summing to
 1 (two tasks: w and 1 − w, ``task_weight``), so a user sets how much accuracy each task gets;
-:func:`train_multitask` trains on a batch of every task per step.
+:func:`train_multitask` trains on a batch of every task per step, through the trainer's one loop.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +23,7 @@ from coexplore.optics.layout import check_layout, layout_cost
 from coexplore.optics.noise import Noise
 from coexplore.optics.propagation import Propagation, check_sampling
 from coexplore.optics.system import OpticalSystem, make_layer
+from coexplore.slow.trainer import LoopContext, fit
 
 
 class MultiTaskD2NN(nn.Module):
@@ -142,8 +143,13 @@ def task_weights(
 
 @dataclass(frozen=True)
 class TaskData:
+    """One task's images and labels, split as a :class:`~coexplore.data.Dataset` is: training
+    reports accuracy on the validation split and never reads the test split."""
+
     x_train: torch.Tensor
     y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
 
@@ -155,7 +161,7 @@ def accuracy(
     task: str | None = None,
     noise: Noise | None = None,
 ) -> float:
-    """Test accuracy of ``task``, under ``noise`` (one realisation per batch of 512)."""
+    """Accuracy of ``task`` on ``x``, ``y``, under ``noise`` (one realisation per batch of 512)."""
     model.eval()
     with torch.no_grad():
         correct = 0
@@ -176,30 +182,39 @@ def train_multitask(
     noise: Callable[[], Noise] | None = None,
 ) -> dict[str, float]:
     """Adam on the weighted sum of the tasks' cross-entropies, one batch of every task per step
-    (an epoch is as long as the largest task's training set); each task's test accuracy.
-    ``noise`` (e.g. :func:`~coexplore.optics.noise.noise_aware`) gives a fresh realisation per
-    step: noise-aware training."""
+    (an epoch is as long as the largest task's training set; a smaller task's order wraps
+    around); each task's validation accuracy. ``noise`` (e.g.
+    :func:`~coexplore.optics.noise.noise_aware`) gives a fresh realisation per step:
+    noise-aware training. It runs the trainer's one loop (:func:`~coexplore.slow.trainer.fit`),
+    so a non-finite loss ends training early, as there."""
     tasks = list(model.tasks)
     weights = task_weights(tasks, task_weight)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = max(math.ceil(len(data[t].x_train) / batch_size) for t in tasks)
-    for _ in range(epochs):
-        model.train()
+
+    def batches() -> Iterator[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]]:
         orders = {t: torch.randperm(len(data[t].x_train), generator=gen) for t in tasks}
         for step in range(steps):
-            loss = torch.zeros(())
-            realisation = None if noise is None else noise()
-            for t in tasks:
-                order = orders[t]
+            x, y = {}, {}
+            for t, order in orders.items():
                 start = (step * batch_size) % len(order)
                 idx = order[start : start + batch_size]
-                out = model(data[t].x_train[idx], t, realisation)
-                loss = loss + weights[t] * nn.functional.cross_entropy(out, data[t].y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return {t: accuracy(model, data[t].x_test, data[t].y_test, t) for t in tasks}
+                x[t], y[t] = data[t].x_train[idx], data[t].y_train[idx]
+            yield x, y, sum(len(v) for v in y.values())
+
+    def weighted_loss(
+        model: nn.Module, x: Mapping[str, torch.Tensor], y: Mapping[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        realisation = None if noise is None else noise()
+        out, loss = {}, torch.zeros(())
+        for t in tasks:
+            out[t] = model(x[t], t, realisation)
+            loss = loss + weights[t] * nn.functional.cross_entropy(out[t], y[t])
+        return out, loss
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    fit(model, LoopContext(optimizer=opt, steps_per_epoch=steps), epochs, batches, weighted_loss)
+    return {t: accuracy(model, data[t].x_val, data[t].y_val, t) for t in tasks}
 
 
 def load_task(
@@ -209,12 +224,13 @@ def load_task(
     test_subset: int | None = None,
     seed: int = 0,
 ) -> TaskData:
-    """A dataset as a task: images in [0, 1] (no normalisation: they are light amplitudes)."""
+    """A dataset as a task: images in [0, 1] (no normalisation: they are light amplitudes),
+    the first ``train_subset`` training and ``test_subset`` test images."""
     from coexplore.data import load_dataset
 
     d = load_dataset(name, data_root=data_root, seed=seed, normalize=False)
     n, m = train_subset or len(d.x_train), test_subset or len(d.x_test)
-    return TaskData(d.x_train[:n], d.y_train[:n], d.x_test[:m], d.y_test[:m])
+    return TaskData(d.x_train[:n], d.y_train[:n], d.x_val, d.y_val, d.x_test[:m], d.y_test[:m])
 
 
 def noise_curves(

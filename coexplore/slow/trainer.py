@@ -10,11 +10,14 @@ process it runs: a training sets torch's thread count to its config's ``threads`
 and gives the caller's back after (:func:`torch_threads`), because float results depend on
 the thread count (docs/machine-notes.md#threads).
 
-Training procedures beyond plain cross-entropy (ADMM compression, a multi-task regulariser,
-pruning by projection) plug in as :class:`TrainCallback` objects: an extra loss term, a
-projection after each optimiser step, hooks at the start, after each epoch and at the end.
-Callbacks change what is trained, so their ``config()`` enters the cache key
-(:meth:`TrainConfig.hash`); without callbacks training and its hash are exactly as before.
+One loop, :func:`fit`, trains everything: this module's networks and the multi-task D2NN
+(:mod:`coexplore.optics.multitask`), each plugging in its own batches and loss. Training
+procedures beyond plain cross-entropy (ADMM compression, pruning by projection) plug in as
+:class:`TrainCallback` objects: an extra loss term, a projection after each optimiser step,
+hooks at the start, after each epoch and at the end; without any, a step is the plain
+forward, backward and optimiser step. Callbacks change what is trained, so their ``config()``
+enters the cache key (:meth:`TrainConfig.hash`); without callbacks the hash is the plain
+config's, as it was before callbacks existed.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, overload
 
@@ -134,24 +137,18 @@ class TrainResult:
         return cls(**data)
 
 
-@dataclass
-class TrainContext:
-    """What a callback may read about the training under way (and how it asks to stop).
+@dataclass(kw_only=True)
+class LoopContext:
+    """What a callback may read about any training under way (and how it asks to stop).
 
-    One object per training, handed to ``on_train_start`` and ``on_epoch_end``; the trainer
+    One object per training, handed to ``on_train_start`` and ``on_epoch_end``; :func:`fit`
     keeps ``epoch``, ``loss_curve`` and ``val_curve`` current. Not stored anywhere."""
 
-    arch: Architecture
-    dataset: Dataset
-    config: TrainConfig
-    seed: int
-    device: torch.device
-    precision: str  # what "auto" resolved to
     optimizer: torch.optim.Optimizer
     steps_per_epoch: int
     epoch: int = 0  # the epoch under way (0-based)
     loss_curve: list[float] = field(default_factory=list)  # as in TrainResult, so far
-    val_curve: list[float] = field(default_factory=list)  # filled if config.val_each_epoch
+    val_curve: list[float] = field(default_factory=list)  # filled if validating each epoch
     stop_reason: str | None = None  # set by request_stop
 
     def request_stop(self, reason: str = "requested") -> None:
@@ -160,11 +157,24 @@ class TrainContext:
 
 
 @dataclass
+class TrainContext(LoopContext):
+    """A :func:`train`'s context: the loop's, and what it trains and how."""
+
+    arch: Architecture
+    dataset: Dataset
+    config: TrainConfig
+    seed: int
+    device: torch.device
+    precision: str  # what "auto" resolved to
+
+
+@dataclass
 class BatchContext:
     """One training step's batch, as ``extra_loss`` sees it (inside autocast).
 
-    ``output`` is the model's output on ``x`` and ``loss`` the cross-entropy on it; both are
-    part of the autograd graph, so a regulariser on the output trains the model too."""
+    ``output`` is the model's output on ``x`` and ``loss`` the loss on it (:func:`train`: the
+    cross-entropy); both are part of the autograd graph, so a regulariser on the output trains
+    the model too."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -431,71 +441,110 @@ def _train(
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
 
-    context = TrainContext(arch, dataset, config, seed, device, precision, opt, steps)
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
+        order = torch.randperm(n, generator=generator).to(device)
+        for i in range(0, n, config.batch_size):
+            idx = order[i : i + config.batch_size]
+            yield x_train[idx], y_train[idx], len(idx)
+
+    def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+        out = model(x)
+        return out, loss_fn(out, y)
+
+    def validate() -> float:
+        return accuracy(model, x_val, y_val, 1024, autocast)
+
+    context = TrainContext(
+        arch, dataset, config, seed, device, precision, optimizer=opt, steps_per_epoch=steps
+    )
+    diverged, extra = fit(
+        model, context, config.epochs, batches, cross_entropy,
+        scheduler=scheduler, autocast=autocast, callbacks=callbacks,
+        validate=validate if config.val_each_epoch else None,
+    )  # fmt: skip
+    result = TrainResult(
+        val_acc=validate(),
+        test_acc=accuracy(model, x_test, y_test, 1024, autocast),
+        loss_curve=list(context.loss_curve),
+        val_curve=list(context.val_curve),
+        epochs=len(context.loss_curve),
+        wall_s=time.perf_counter() - start,
+        diverged=diverged,
+        params=params,
+        macs=macs,
+        precision=precision,
+        device=device.type,
+        extra=extra,
+    )
+    return result, model
+
+
+def fit(
+    model: nn.Module,
+    context: LoopContext,
+    epochs: int,
+    batches: Callable[[], Iterable[tuple[Any, Any, int]]],
+    criterion: Callable[[nn.Module, Any, Any], tuple[Any, torch.Tensor]],
+    *,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    autocast: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    validate: Callable[[], float] | None = None,
+    callbacks: tuple[TrainCallback, ...] = (),
+) -> tuple[bool, dict[str, Any]]:
+    """The one training loop, generic over what it trains (:func:`train`'s networks, the
+    multi-task D2NN of :func:`coexplore.optics.multitask.train_multitask`).
+
+    Each of ``epochs`` epochs steps ``context.optimizer`` (then ``scheduler``) once per batch
+    of ``batches()`` (``(inputs, targets, examples)``, drawn afresh each epoch) on
+    ``criterion(model, inputs, targets) -> (output, loss)`` plus the callbacks' extra losses,
+    under ``autocast()``. It records the mean loss per example of each epoch in
+    ``context.loss_curve`` and ``validate()`` after it in ``context.val_curve``; a non-finite
+    epoch loss ends training as diverged. Without callbacks, a step is exactly the plain
+    forward, backward and step. Returns (diverged, what the callbacks recorded for
+    ``TrainResult.extra``: empty without callbacks)."""
+    optimizer, device = context.optimizer, next(model.parameters()).device
     for cb in callbacks:
         cb.on_train_start(model, context)
     names = _unique_names(callbacks)
-    losses, val_curve, diverged = context.loss_curve, context.val_curve, False
-    extra_curve: list[float] = []  # mean extra loss per epoch (with callbacks)
+    extra_curve: list[float] = []  # mean extra loss per epoch
     extra_seen = False  # whether any callback ever returned an extra loss
     epoch_logs: list[dict[str, Any]] = []
-    step = 0
-    for epoch in range(config.epochs):
+    diverged, step = False, 0
+    for epoch in range(epochs):
         context.epoch = epoch
         model.train()
-        order = torch.randperm(n, generator=generator).to(device)
         total = torch.zeros((), device=device)
         extra_total = torch.zeros((), device=device)
-        for i in range(0, n, config.batch_size):
-            idx = order[i : i + config.batch_size]
-            if not callbacks:  # the plain loop, untouched (bit-identical results)
-                with autocast():
-                    loss = loss_fn(model(x_train[idx]), y_train[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                scheduler.step()
-                total += loss.detach().float() * len(idx)
-                continue
+        n = 0
+        for x, y, size in batches():
             with autocast():
-                xb, yb = x_train[idx], y_train[idx]
-                out = model(xb)
-                loss = loss_fn(out, yb)
-                batch = BatchContext(xb, yb, out, loss, epoch, step)
-                extras = []
-                for cb in callbacks:
-                    e = cb.extra_loss(model, batch)
-                    if e is not None:
-                        if not isinstance(e, torch.Tensor) or e.numel() != 1:
-                            raise ValueError(
-                                f"{callback_name(cb)}.extra_loss must return a scalar tensor "
-                                f"or None, got {type(e).__name__} {getattr(e, 'shape', '')}"
-                            )
-                        extras.append(e.float().reshape(()))
+                output, loss = criterion(model, x, y)
+                batch = BatchContext(x, y, output, loss, epoch, step)
+                extras = _extra_losses(callbacks, model, batch)
                 objective = loss
                 if extras:
                     extra = extras[0] if len(extras) == 1 else torch.stack(extras).sum()
                     objective = loss + extra
-                    extra_total += extra.detach() * len(idx)
+                    extra_total += extra.detach() * size
                     extra_seen = True
-            opt.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=True)
             objective.backward()
-            opt.step()
-            scheduler.step()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             with torch.no_grad():
                 for cb in callbacks:
                     cb.after_step(model, step)
             step += 1
-            total += loss.detach().float() * len(idx)
-        epoch_loss = float(total) / n
-        losses.append(epoch_loss)
-        if callbacks:
-            extra_curve.append(float(extra_total) / n)
-        if not math.isfinite(epoch_loss) or (callbacks and not math.isfinite(extra_curve[-1])):
+            total += loss.detach().float() * size
+            n += size
+        context.loss_curve.append(float(total) / n)
+        extra_curve.append(float(extra_total) / n)
+        if not (math.isfinite(context.loss_curve[-1]) and math.isfinite(extra_curve[-1])):
             diverged = True
             break
-        if config.val_each_epoch:
-            val_curve.append(accuracy(model, x_val, y_val, 1024, autocast))
+        if validate is not None:
+            context.val_curve.append(validate())
         logs = {}
         for cb, name in zip(callbacks, names, strict=True):
             record = cb.on_epoch_end(model, epoch, context)
@@ -514,7 +563,8 @@ def _train(
         if epoch_logs:
             extra_out["epoch_logs"] = epoch_logs
         if context.stop_reason is not None:
-            extra_out["early_stop"] = {"epochs": len(losses), "reason": context.stop_reason}
+            epochs_run = len(context.loss_curve)
+            extra_out["early_stop"] = {"epochs": epochs_run, "reason": context.stop_reason}
         for cb in callbacks:
             cb.on_train_end(model, extra_out)
         try:
@@ -523,21 +573,24 @@ def _train(
             raise TypeError(
                 f"a callback left a value in TrainResult.extra that is not JSON-able: {exc}"
             ) from None
-    result = TrainResult(
-        val_acc=accuracy(model, x_val, y_val, 1024, autocast),
-        test_acc=accuracy(model, x_test, y_test, 1024, autocast),
-        loss_curve=list(losses),
-        val_curve=list(val_curve),
-        epochs=len(losses),
-        wall_s=time.perf_counter() - start,
-        diverged=diverged,
-        params=params,
-        macs=macs,
-        precision=precision,
-        device=device.type,
-        extra=extra_out,
-    )
-    return result, model
+    return diverged, extra_out
+
+
+def _extra_losses(
+    callbacks: Sequence[TrainCallback], model: nn.Module, batch: BatchContext
+) -> list[torch.Tensor]:
+    """The callbacks' extra losses on ``batch``, as float scalars (None adds nothing)."""
+    extras = []
+    for cb in callbacks:
+        e = cb.extra_loss(model, batch)
+        if e is not None:
+            if not isinstance(e, torch.Tensor) or e.numel() != 1:
+                raise ValueError(
+                    f"{callback_name(cb)}.extra_loss must return a scalar tensor "
+                    f"or None, got {type(e).__name__} {getattr(e, 'shape', '')}"
+                )
+            extras.append(e.float().reshape(()))
+    return extras
 
 
 def _unique_names(callbacks: Sequence[TrainCallback]) -> list[str]:

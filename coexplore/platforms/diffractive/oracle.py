@@ -120,7 +120,8 @@ class OpticsOracle(CachedOracle):
         model = MultiTaskD2NN(self.hardware.optical_system(), classes, layout=layout)
         n = self.data.train_subset
         train = {
-            t: TaskData(d.x_train[:n], d.y_train[:n], d.x_val, d.y_val) for t, d in sets.items()
+            t: TaskData(d.x_train[:n], d.y_train[:n], d.x_val, d.y_val, d.x_test, d.y_test)
+            for t, d in sets.items()
         }
         c = self.config
         val = train_multitask(
