@@ -11,7 +11,7 @@ from coexplore.config import ConfigError, load_mapping
 from coexplore.core.candidate import Candidate
 from coexplore.data import DATASETS, DataConfig
 from coexplore.slow.oracles import TrainOracle
-from coexplore.slow.trainer import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from coexplore.slow.trainer import OPTIMIZERS, SCHEDULES, TRAIN_PRECISIONS, TrainConfig
 from coexplore.spaces import SPACES, make_space
 
 
@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--schedule", choices=SCHEDULES, default="cosine")
     p.add_argument(
         "--precision",
-        choices=PRECISIONS,
+        choices=TRAIN_PRECISIONS,
         default="auto",
         help="auto: bf16 autocast + channels_last where it pays off",
     )

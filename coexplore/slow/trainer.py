@@ -40,7 +40,7 @@ from coexplore.spaces.base import Architecture, count_parameters
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "step", "constant")
-PRECISIONS = ("auto", "fp32", "bf16")
+TRAIN_PRECISIONS = ("auto", "fp32", "bf16")  # the arithmetic of training (not a hardware format)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class TrainConfig:
             ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
             ("step_size", self.step_size >= 1, "an integer >= 1"),
             ("gamma", 0 < self.gamma <= 1, "in (0, 1]"),
-            ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
+            ("precision", self.precision in TRAIN_PRECISIONS, f"one of {TRAIN_PRECISIONS}"),
             ("device", self.device in ("auto", "cpu", "cuda"), "one of auto, cpu, cuda"),
             ("threads", self.threads is None or self.threads >= 1, "None or an integer >= 1"),
         ]
