@@ -7,12 +7,16 @@ a candidate evaluated before (or preloaded from a run log) is answered from memo
 the fast phase of every candidate runs here, then the survivors' trainings go through the
 scenario's executor (``sequential``, ``process``, ``ray``) as one map, and the records come
 back in input order: same seed, same records, whatever the executor.
+
+Every record it hands out (repeats included, in order) goes to its ``listeners``: the search's
+run log and W&B, a space shrinker. ``token_space`` is the scenario's
+:class:`~coexplore.core.tokens.TokenSpace`, which says which tokens are legal.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +24,7 @@ import numpy as np
 
 from coexplore.core.coverage import Coverage
 from coexplore.core.record import CandidateRecord
+from coexplore.core.tokens import TokenSpace
 from coexplore.data import dataset_shape
 from coexplore.platforms import FastResult, HardwareSpace, NoHardwareTokens
 from coexplore.scenario import Scenario, get_scenario
@@ -68,6 +73,10 @@ class CandidateEvaluator:
             reference = self.space.parse(self.scenario.hardware.reference)
             self.fixed = self.platform.reference(self.network(reference), self.scenario.specs)
         self.coverage = Coverage.of(self.space, self._covered(), self.scenario.source)
+        self.token_space = TokenSpace(
+            self.space, self.hardware_space, self.input_shape[1], self.coverage
+        )
+        self.listeners: list[Callable[[CandidateRecord], None]] = []
         self._memo: dict[tuple[int, ...], CandidateRecord] = {}
         self._executor = None
 
@@ -115,7 +124,8 @@ class CandidateEvaluator:
     def evaluate_batch(
         self, candidates: Sequence[Candidate | Sequence[int]]
     ) -> list[CandidateRecord]:
-        """The records of ``candidates``, in order; trainings of the batch run as one map."""
+        """The records of ``candidates``, in order (each also to the listeners); trainings of
+        the batch run as one map."""
         cands = [c if isinstance(c, Candidate) else self.candidate(c) for c in candidates]
         fresh: dict[tuple[int, ...], tuple[Candidate, FastResult | None, int]] = {}
         for c in cands:
@@ -127,7 +137,11 @@ class CandidateEvaluator:
         evaluations = dict(zip(jobs, self._accuracies(list(jobs.values())), strict=True))
         for key, (c, fast, macs) in fresh.items():
             self._memo[key] = self._record(c, fast, macs, evaluations.get(self._job_key(c)))
-        return [self._memo[c.tokens] for c in cands]
+        records = [self._memo[c.tokens] for c in cands]
+        for record in records:
+            for listener in self.listeners:
+                listener(record)
+        return records
 
     @property
     def trains_hardware(self) -> bool:
