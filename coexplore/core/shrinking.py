@@ -7,10 +7,10 @@ the shrunk space: the population agents (``random``, ``rea``, ``hsconas``) and M
 propose a dropped choice, and an agent that ignores masks (PPO) has its action mapped onto the
 kept ones.
 
-A :class:`SpaceShrinker` watches the evaluator's records. At each step (every ``generation`` distinct
-candidates when the scenario's ``shrinking:`` section turns it on, or when an agent calls
-:meth:`SpaceShrinker.step` after its generations) it takes the **front**: the candidates that
-meet the specs and that no other such candidate beats on both validation accuracy and the
+A :class:`SpaceShrinker` watches the evaluator's records. At each step (every ``generation``
+distinct candidates when the scenario's ``shrinking:`` section turns it on, or when an agent
+calls :meth:`SpaceShrinker.step` after its generations) it takes the **front**: the candidates
+that meet the specs and that no other such candidate beats on both validation accuracy and the
 latency metric (the first of the scenario's objectives; one to maximise counts negated). A
 choice (token t = value v) is dominated when at least ``min_samples`` distinct candidates had
 it and none of them is on the front (candidates over the target count as dominated). Per

@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from coexplore.config import ConfigError
+from coexplore.core.record import CandidateRecord
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ class PopulationAgent(Agent):
         self.token_space = self.evaluator.token_space
         self.rng = np.random.default_rng(seed)
 
-    def evaluate(self, proposals: Iterable[Sequence[int]]) -> list[Any]:
+    def propose(self, proposals: Iterable[Sequence[int]]) -> list[CandidateRecord]:
         """The records of ``proposals`` (token lists), in order. With a parallel executor all
         are drawn, then evaluated as one batch; else each is evaluated before the next is
         drawn, so that a shrinker stepping on its record already shapes the next draw."""
@@ -271,8 +272,3 @@ def begin_batch(env: gym.Env) -> bool:
 def end_batch(env: gym.Env) -> list[float]:
     """Evaluate the deferred candidates together; their rewards in the order they finished."""
     return list(env.get_wrapper_attr("end_batch")())
-
-
-def masked_choices(env: gym.Env) -> np.ndarray:
-    """Indices of the possible actions of the env's current token."""
-    return np.flatnonzero(env.get_wrapper_attr("action_masks")())

@@ -81,7 +81,7 @@ class RegularizedEvolutionAgent(PopulationAgent):
                 drawn.append((tuple(tokens), space.options(tokens)))
                 yield tokens
 
-        records = self.evaluate(proposals())
+        records = self.propose(proposals())
         for (tokens, possible), record in zip(drawn, records, strict=True):
             self.population.append((tokens, float(record.reward), possible))
             if len(self.population) > self.params["population"]:

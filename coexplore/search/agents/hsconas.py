@@ -185,7 +185,9 @@ class HSCoNASAgent(PopulationAgent):
         if not self.scaled or self.metric is None:
             return tokens
         p = self.params
-        s = scale_channels(self.env_, tokens, self.metric, p["proxy"], p["exhaustive"], self.limit)
+        s = scale_channels(
+            self.evaluator, tokens, self.metric, p["proxy"], p["exhaustive"], self.limit
+        )
         self.scaling_queries += s.queries
         return list(s.tokens)
 
@@ -228,7 +230,7 @@ class HSCoNASAgent(PopulationAgent):
             tokens = self._child(ranks, crowd, batch)
             batch.add(tuple(tokens))
             children.append(tokens)
-        records = self.evaluate(self.token_space.repair(c, self.rng) for c in children)
+        records = self.propose(self.token_space.repair(c, self.rng) for c in children)
         self.generation += 1
         for m in self.population:
             m["age"] += 1

@@ -20,7 +20,7 @@ class RandomAgent(PopulationAgent):
         n = min(episodes, self.params["batch_episodes"])
         if n < 1:
             return 0
-        self.evaluate(self.token_space.sample(self.rng) for _ in range(n))
+        self.propose(self.token_space.sample(self.rng) for _ in range(n))
         return n
 
     def state_dict(self) -> dict[str, Any]:
