@@ -136,15 +136,18 @@ def test_a_bad_shrinking_section_names_the_field():
 
 
 # --- channel scaling ---------------------------------------------------------------------------
-class AnalyticEnv:
-    """Just what channel scaling reads of an env, with latency = MACs × 1 ns (a stand-in cost
-    model whose optimum is known by enumeration)."""
+class AnalyticEvaluator:
+    """Just what channel scaling reads of an evaluator, with latency = MACs × 1 ns (a stand-in
+    cost model whose optimum is known by enumeration)."""
 
     def __init__(self, space, target):
         self.space, self.target = space, target
         self.sw_choices = space.token_choices()
-        self.evaluator = self
+        self.coverage = None
         self.calls = 0
+
+    def candidate(self, tokens):
+        return tokens
 
     def network(self, arch):
         return arch.network((1, 16, 16), 10)
@@ -152,7 +155,7 @@ class AnalyticEnv:
     def latency(self, tokens):
         return self.network(self.space.from_tokens(tokens)).macs * 1e-9
 
-    def fast_phase(self, tokens):
+    def fast_phase(self, tokens):  # a FastResult, as the evaluator's
         self.calls += 1
         latency = self.latency(tokens)
         over = latency > self.target
@@ -170,7 +173,7 @@ def test_channel_scaling_meets_the_target_with_the_most_macs(exhaustive):
     space = make_space("chain", depth=3, kernels=[3, 5], filters=[32, 8, 16], strides=[1, 2])
     assert space.width_tokens() == {1: (1, 2, 0), 4: (1, 2, 0), 7: (1, 2, 0)}  # by width
     tokens = [1, 0, 0, 0, 0, 1, 1, 0, 0]
-    env = AnalyticEnv(space, target=0.9e-3)
+    env = AnalyticEvaluator(space, target=0.9e-3)
     s = scale_channels(env, tokens, "latency_s", "macs", exhaustive=exhaustive)
     assert s.feasible and s.latency <= env.target and s.queries == env.calls
     _, positions = widths_of(space, tokens)
@@ -198,7 +201,7 @@ def test_channel_scaling_meets_the_target_with_the_most_macs(exhaustive):
 
 def test_channel_scaling_returns_the_narrowest_when_nothing_fits():
     space = make_space("chain", depth=2, kernels=[5], filters=[8, 16], strides=[1])
-    env = AnalyticEnv(space, target=1e-9)
+    env = AnalyticEvaluator(space, target=1e-9)
     s = scale_channels(env, [0, 1, 0, 0, 1, 0], "latency_s")
     assert not s.feasible and s.tokens == (0, 0, 0, 0, 0, 0)
 

@@ -87,7 +87,7 @@ def test_batches_breed_from_the_population_at_the_call_start():
     assert agent.run(0) == 0 and agent.run(-3) == 0
     population = agent.state_dict()["population"]
     assert len(population) == 10
-    # the rewards come from end_batch (the steps returned 0 while deferred)
+    assert env.evaluator.batch_sizes == [4, 4, 2, 4]  # each call's candidates: one batch
     assert [(t, r) for t, r, _ in population] == env.proposals[-10:]
     assert any(r > 0 for _, r in env.proposals)
 

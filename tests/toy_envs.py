@@ -1,15 +1,59 @@
 """Small token envs with a known optimum, shared by the agent tests."""
 
+from types import SimpleNamespace
+
 import gymnasium as gym
 import numpy as np
+
+from coexplore.core.tokens import TokenSpace
+from coexplore.platforms import NoHardwareTokens
 
 TARGET = (3, 1, 4, 0)
 
 
+class Space:
+    """A software space of ``choices`` tokens whose possible choices ``allowed(prefix, n)``
+    gives (all ``n`` when None): what a token space reads of a search space."""
+
+    def __init__(self, choices, allowed=None):
+        self.choices, self.rule = list(choices), allowed
+
+    def token_choices(self):
+        return self.choices
+
+    def allowed(self, prefix, input_size):
+        n = self.choices[len(prefix)]
+        return list(range(n)) if self.rule is None else self.rule(list(prefix), n)
+
+
+class Evaluator:
+    """What a population agent uses of an evaluator: the token space, ``parallel``, and records
+    (tokens, reward) of whole candidates, each proposal also in the env's ``proposals``."""
+
+    def __init__(self, env, parallel):
+        self.env, self.parallel = env, parallel
+        self.token_space = TokenSpace(Space(env.choices, env.allowed), NoHardwareTokens(), 0)
+        self.batch_sizes: list[int] = []
+
+    def evaluate_batch(self, candidates):
+        self.batch_sizes.append(len(candidates))
+        return [self.evaluate(tokens) for tokens in candidates]
+
+    def evaluate(self, tokens):
+        tokens = tuple(int(t) for t in tokens)
+        for t in range(len(tokens)):
+            if tokens[t] not in self.token_space.possible(tokens[:t]):
+                raise AssertionError(f"impossible token {tokens[t]} after {tokens[:t]}")
+        reward = self.env.reward(tokens)
+        self.env.proposals.append((tokens, reward))
+        return SimpleNamespace(tokens=list(tokens), reward=reward)
+
+
 class Tokens(gym.Env):
     """``len(choices)`` tokens; reward = fraction of tokens equal to ``target``. ``allowed``
-    (prefix -> possible choices) makes later tokens depend on earlier ones; a step outside the
-    mask raises. Every finished candidate is recorded in ``proposals``."""
+    (prefix, n -> possible choices) makes later tokens depend on earlier ones; a step (or a
+    population agent's proposal, through ``evaluator``) outside the mask raises. Every finished
+    candidate is recorded in ``proposals``."""
 
     def __init__(self, choices=(5, 5, 5, 5), target=TARGET, allowed=None, batches=False):
         self.choices = list(choices)
@@ -19,10 +63,13 @@ class Tokens(gym.Env):
         self.tokens: list[int] = []
         self.proposals: list[tuple[tuple[int, ...], float]] = []
         self.pending: list[float] | None = None
+        self.evaluator = Evaluator(self, parallel=batches)
+
+    def reward(self, tokens):
+        return float(np.mean([a == b for a, b in zip(tokens, self.target, strict=True)]))
 
     def _possible(self):
-        n = self.choices[len(self.tokens)]
-        return list(range(n)) if self.allowed is None else self.allowed(self.tokens, n)
+        return self.evaluator.token_space.possible(self.tokens)
 
     def action_masks(self):
         mask = np.zeros(self.action_space.n, dtype=bool)
@@ -47,7 +94,7 @@ class Tokens(gym.Env):
         if len(self.tokens) < len(self.choices):
             return self._obs(), 0.0, False, False, {}
         tokens = tuple(self.tokens)
-        reward = float(np.mean([a == b for a, b in zip(tokens, self.target, strict=True)]))
+        reward = self.reward(tokens)
         self.proposals.append((tokens, reward))
         if self.pending is not None:
             self.pending.append(reward)

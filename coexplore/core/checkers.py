@@ -18,6 +18,7 @@ from coexplore.core.candidate import CAPABILITIES, Candidate
 from coexplore.core.metrics import METRIC_INFO, Metrics
 from coexplore.core.platform import FastResult, Platform
 from coexplore.core.specs import FAILURE_KINDS, SpecFailure, Specs
+from coexplore.core.tokens import walk
 from coexplore.spaces.base import SearchSpace
 from coexplore.workloads.layer import Network
 
@@ -39,17 +40,19 @@ def _json(value: Any, what: str) -> None:
 
 
 def walk_tokens(choices: Sequence[int], allowed, rng: np.random.Generator) -> list[int]:
-    """One random walk through the possible choices of every token."""
-    tokens: list[int] = []
-    for t, n in enumerate(choices):
-        possible = allowed(tokens)
-        _require(bool(possible), f"token {t}: allowed() is empty after {tokens}; leave one choice")
+    """One random walk (:func:`~coexplore.core.tokens.walk`) through the possible choices of
+    every token, each checked to be a non-empty list within ``range`` of its token's choices."""
+
+    def pick(prefix: list[int], possible: list[int]) -> Any:
+        t, n = len(prefix), choices[len(prefix)]
+        _require(bool(possible), f"token {t}: allowed() is empty after {prefix}; leave one choice")
         _require(
             all(isinstance(v, int) and 0 <= v < n for v in possible),
             f"token {t}: allowed() gave {possible}, outside range({n}) of token_choices()",
         )
-        tokens.append(int(rng.choice(possible)))
-    return tokens
+        return rng.choice(possible)
+
+    return walk(len(choices), allowed, pick)
 
 
 def check_space(space: SearchSpace, input_shape=(1, 8, 8), classes: int = 10, n: int = 8) -> None:

@@ -19,6 +19,10 @@
 The evaluator is generic: it gets its parts (space, platform, oracle, specs, reward, …) from
 whoever assembles it (:func:`coexplore.scenario.make_evaluator` for a scenario). A candidate
 evaluated before (or preloaded from a run log) is answered from memory.
+
+Every record it hands out (repeats included, in order) goes to its ``listeners``: the search's
+run log and W&B, a space shrinker. ``token_space`` is the problem's
+:class:`~coexplore.core.tokens.TokenSpace`, which says which tokens are legal.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from coexplore.core.platform import FastResult, HardwareSpace, NoHardwareTokens,
 from coexplore.core.record import CandidateRecord
 from coexplore.core.rewards import Reward, RewardTerms
 from coexplore.core.specs import Specs
+from coexplore.core.tokens import TokenSpace
 
 if TYPE_CHECKING:
     from coexplore.spaces.base import Architecture, SearchSpace
@@ -92,6 +97,8 @@ class CandidateEvaluator:
                 raise ValueError("mode fixed needs the reference architecture")
             self.fixed = platform.reference(self._build(reference), specs)
         self.coverage = Coverage.of(space, self._covered(), source)
+        self.token_space = TokenSpace(space, self.hardware_space, input_shape[1], self.coverage)
+        self.listeners: list[Callable[[CandidateRecord], None]] = []
         self._memo: dict[tuple[int, ...], CandidateRecord] = {}
 
     def _covered(self) -> dict[str, Collection[str] | None]:
@@ -198,7 +205,8 @@ class CandidateEvaluator:
     def evaluate_batch(
         self, candidates: Sequence[Candidate | Sequence[int]]
     ) -> list[CandidateRecord]:
-        """The records of ``candidates``, in order; the trainings of the batch run as one map."""
+        """The records of ``candidates``, in order (each also to the listeners); the trainings
+        of the batch run as one map."""
         cands = [c if isinstance(c, Candidate) else self.candidate(c) for c in candidates]
         fresh: dict[tuple[int, ...], tuple[Candidate, FastResult | None]] = {}
         for c in cands:
@@ -212,7 +220,11 @@ class CandidateEvaluator:
         for key, (c, fast) in fresh.items():
             ev = evaluations.get(self.training_key(c)) if not self.prunes(fast) else None
             self._memo[key] = self.record(c, fast, ev, self.reward(fast, ev))
-        return [self._memo[c.tokens] for c in cands]
+        records = [self._memo[c.tokens] for c in cands]
+        for record in records:
+            for listener in self.listeners:
+                listener(record)
+        return records
 
     def training_key(self, c: Candidate) -> Any:
         """What one training stands for: the architecture, with the hardware choice when the

@@ -1,14 +1,16 @@
 """Progressive space shrinking (HSCoNAS, Luo et al., DATE 2021): drop the choices whose
 candidates are dominated on the target hardware, so later candidates come from a smaller space.
 
-The env carries the shrunk space in its action masks (:meth:`CoExploreEnv.possible`), so every
-agent searches it: masked agents (``random``, ``rea``, ``hsconas``, MaskablePPO) never propose a
-dropped choice, and an agent that ignores masks (PPO) has its action mapped onto the kept ones.
+The shrinker is attached to the scenario's token space (:meth:`TokenSpace.possible
+<coexplore.core.tokens.TokenSpace.possible>`, the env's action masks), so every agent searches
+the shrunk space: the population agents (``random``, ``rea``, ``hsconas``) and MaskablePPO never
+propose a dropped choice, and an agent that ignores masks (PPO) has its action mapped onto the
+kept ones.
 
-A :class:`SpaceShrinker` watches the env's records. At each step (every ``generation`` distinct
-candidates when the scenario's ``shrinking:`` section turns it on, or when an agent calls
-:meth:`SpaceShrinker.step` after its generations) it takes the **front**: the candidates that
-meet the specs and that no other such candidate beats on both validation accuracy and the
+A :class:`SpaceShrinker` watches the evaluator's records. At each step (every ``generation``
+distinct candidates when the scenario's ``shrinking:`` section turns it on, or when an agent
+calls :meth:`SpaceShrinker.step` after its generations) it takes the **front**: the candidates
+that meet the specs and that no other such candidate beats on both validation accuracy and the
 latency metric (the first of the scenario's objectives; one to maximise counts negated). A
 choice (token t = value v) is dominated when at least ``min_samples`` distinct candidates had
 it and none of them is on the front (candidates over the target count as dominated). Per

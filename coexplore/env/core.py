@@ -19,22 +19,29 @@ At the last token the evaluator runs the fast phase (a candidate that cannot mee
 pruned with ``reward.penalty`` and never trained), the slow phase and the reward; ``info`` is
 the candidate's record (:class:`~coexplore.core.record.CandidateRecord`, as JSON).
 
-A partial table: when the scenario's table of measurements or accuracies holds only some
-architectures of the space, the masks keep to its rows (:class:`~coexplore.core.coverage.
-Coverage`, ``env.coverage``; None when nothing restricts the space).
+The possible choices are the evaluator's :class:`~coexplore.core.tokens.TokenSpace`'s
+(``env.token_space``), the same the population agents draw from. A partial table: when the
+scenario's table of measurements or accuracies holds only some architectures of the space, the
+masks keep to its rows (:class:`~coexplore.core.coverage.Coverage`, ``env.coverage``; None when
+nothing restricts the space).
 
 Space shrinking: with a ``shrinking:`` section in the scenario (or an agent that calls
-:meth:`CoExploreEnv.shrink`), a :class:`~coexplore.core.shrinking.SpaceShrinker` drops the
-choices whose candidates are dominated on the target hardware; ``action_masks()`` and the
-mapping of impossible actions then keep to the choices left (every agent searches the smaller
-space). Its state is part of :meth:`state_dict`, which a search's checkpoint keeps.
+:meth:`CoExploreEnv.shrink`), a :class:`~coexplore.core.shrinking.SpaceShrinker` attached to the
+token space drops the choices whose candidates are dominated on the target hardware;
+``action_masks()``, the mapping of impossible actions and the population agents' draws then
+keep to the choices left (every agent searches the smaller space). It learns from the
+evaluator's records (a listener); its state is part of :meth:`state_dict`, which a search's
+checkpoint keeps.
 
-Batches: between ``begin_batch()`` and ``end_batch()`` a finished candidate gets reward 0 and
-``info["pending"]``; ``end_batch()`` evaluates them together (trainings through the scenario's
-executor) and returns their rewards in order. Agents whose sampling within a batch does not
-depend on its rewards (a PPO rollout, a REINFORCE batch, random search) use it, so a parallel
-executor changes nothing but the wall time. With a sequential executor ``begin_batch()``
-returns False and every candidate is evaluated at once.
+Records: ``env.listeners`` is the evaluator's list of listeners, which get every record the
+evaluator hands out, through the env or from a population agent calling it directly.
+
+Batches (for token-by-step agents): between ``begin_batch()`` and ``end_batch()`` a finished
+candidate gets reward 0 and ``info["pending"]``; ``end_batch()`` evaluates them together
+(trainings through the scenario's executor) and returns their rewards in order. Agents whose
+sampling within a batch does not depend on its rewards (a PPO rollout, a REINFORCE batch) use
+it, so a parallel executor changes nothing but the wall time. With a sequential executor
+``begin_batch()`` returns False and every candidate is evaluated at once.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from coexplore.core.oracle import AccuracyOracle
 from coexplore.core.platform import FastResult
 from coexplore.core.record import CandidateRecord
 from coexplore.core.shrinking import ShrinkConfig, SpaceShrinker
+from coexplore.core.tokens import walk
 from coexplore.scenario import Scenario, get_scenario, make_evaluator
 
 MODES = ("sequential", "one-shot")
@@ -79,6 +87,7 @@ class CoExploreEnv(gym.Env):
         self.hardware_space = self.evaluator.hardware_space
         self.choices = self.evaluator.choices
         self.coverage = self.evaluator.coverage
+        self.token_space = self.evaluator.token_space
         n = len(self.choices)
         if mode == "sequential":
             self.action_space = spaces.Discrete(max(self.choices))
@@ -86,31 +95,26 @@ class CoExploreEnv(gym.Env):
         else:
             self.action_space = spaces.MultiDiscrete(self.choices)
             self.observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
-        self.listeners: list[Callable[[CandidateRecord], None]] = []
+        self.listeners: list[Callable[[CandidateRecord], None]] = self.evaluator.listeners
         self._tokens: list[int] = []
         self._batch: list[Candidate] | None = None
-        self.shrinker: SpaceShrinker | None = None
         self._target_ok: FastResult | None = None
         if self.scenario.shrinking is not None:
             self.shrink(self.scenario.shrinking)
 
     # --- tokens ----------------------------------------------------------------------------
     def possible(self, prefix: list[int]) -> list[int]:
-        """The choices of token ``len(prefix)`` after ``prefix``: those the space or the
-        hardware allows, within the shrunk space when shrinking is on."""
-        n = len(self.sw_choices)
-        if len(prefix) < n:
-            possible = self.space.allowed(prefix, self.input_shape[1])
-            if self.coverage is not None:  # a partial table: only the rows it has
-                possible = self.coverage.allowed(prefix, possible)
-        else:
-            possible = self.hardware_space.allowed(prefix[n:])
-        if self.shrinker is None:
-            return possible
-        kept = self.shrinker.allowed[len(prefix)]
-        return [v for v in possible if v in kept] or possible  # never a token without a choice
+        """The choices of token ``len(prefix)`` after ``prefix`` (:meth:`TokenSpace.possible`):
+        those the space or the hardware allows, within a partial table's rows and the shrunk
+        space."""
+        return self.token_space.possible(prefix)
 
     # --- space shrinking -------------------------------------------------------------------
+    @property
+    def shrinker(self) -> SpaceShrinker | None:
+        """The token space's shrinker (None: no shrinking)."""
+        return self.token_space.shrinker
+
     def shrink(
         self, config: ShrinkConfig | None = None, frozen: tuple[int, ...] = ()
     ) -> SpaceShrinker:
@@ -125,7 +129,7 @@ class CoExploreEnv(gym.Env):
                 raise ConfigError(
                     self.scenario.source, "shrinking.metric", "a metric the platform reports"
                 )
-            self.shrinker = SpaceShrinker(self.choices, metric, config, frozen)
+            self.token_space.shrinker = SpaceShrinker(self.choices, metric, config, frozen)
             self.listeners.append(self._observe)
         return self.shrinker
 
@@ -156,23 +160,26 @@ class CoExploreEnv(gym.Env):
         partial table's rows): a stand-in for the fastest network, which no search can beat
         by much."""
         n = len(self.sw_choices)
-        tokens: list[int] = []
-        for _ in self.choices:
-            tokens.append(self.possible(tokens)[0])
+        tokens = self.token_space.walk(lambda _, possible: possible[0])
         if self.coverage is not None:  # a partial table: its least-work row
             macs = [
                 self.evaluator.network(self.space.from_tokens(list(t))).macs
                 for t in self.coverage.tokens
             ]
             return [*self.coverage.tokens[int(np.argmin(macs))], *tokens[n:]]
+
+        def allowed(prefix: list[int]) -> list[int]:  # the whole space's
+            return self.space.allowed(prefix, self.input_shape[1])
+
+        def kept(want: list[int]) -> list[int]:
+            """``want``, each token kept where still possible, else its first choice."""
+            return walk(n, allowed, lambda p, a: want[len(p)] if want[len(p)] in a else a[0])
+
         for _ in range(2):
             for t in range(n):
                 best = None
-                for v in self.space.allowed(tokens[:t], self.input_shape[1]):
-                    trial = [*tokens[:t], v]
-                    for u in range(t + 1, n):  # keep later tokens where still possible
-                        allowed = self.space.allowed(trial, self.input_shape[1])
-                        trial.append(tokens[u] if tokens[u] in allowed else allowed[0])
+                for v in allowed(tokens[:t]):
+                    trial = kept([*tokens[:t], v, *tokens[t + 1 : n]])
                     macs = self.evaluator.network(self.space.from_tokens(trial)).macs
                     if best is None or macs < best[0]:
                         best = (macs, trial)
@@ -258,8 +265,9 @@ class CoExploreEnv(gym.Env):
 
     # --- evaluation ------------------------------------------------------------------------
     def evaluate(self, tokens: list[int]) -> tuple[float, dict[str, Any]]:
-        """The candidate's reward and record (JSON); a candidate evaluated before gets its
-        evaluation back without being redone."""
+        """The candidate's reward and record (JSON), outside an episode (the record goes to
+        the listeners too); a candidate evaluated before gets its evaluation back without being
+        redone."""
         record = self.evaluator.evaluate(tokens)
         return record.reward, record.to_json()
 
@@ -283,11 +291,7 @@ class CoExploreEnv(gym.Env):
         return [r.reward for r in self._finish(batch)]
 
     def _finish(self, candidates: list[Candidate]) -> list[CandidateRecord]:
-        records = self.evaluator.evaluate_batch(candidates)
-        for record in records:
-            for listener in self.listeners:
-                listener(record)
-        return records
+        return self.evaluator.evaluate_batch(candidates)  # the evaluator tells the listeners
 
     def close(self) -> None:
         self.evaluator.close()

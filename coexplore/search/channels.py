@@ -43,18 +43,20 @@ class Scaled:
 
 
 def scale_channels(
-    env: Any,
+    evaluator: Any,
     tokens: list[int],
     metric: str,
     proxy: str = "macs",
     exhaustive: int = 256,
     limit: float | None = None,
 ) -> Scaled:
-    """``tokens`` with their width tokens rescaled on ``env`` (a :class:`CoExploreEnv`): the
+    """``tokens`` with their width tokens rescaled on ``evaluator`` (a
+    :class:`~coexplore.core.evaluator.CandidateEvaluator`, whose fast phase alone it asks): the
     widest-by-proxy widths whose fast phase meets every spec (and ``metric`` within ``limit``,
     a stricter target, when given); the narrowest when none does."""
-    widths = {t: order for t, order in env.space.width_tokens().items() if t < len(tokens)}
-    coverage = getattr(env, "coverage", None)  # a partial table: only its rows have answers
+    space, coverage = evaluator.space, evaluator.coverage  # coverage: a partial table's rows
+    software = len(evaluator.sw_choices)
+    widths = {t: order for t, order in space.width_tokens().items() if t < len(tokens)}
     score = PROXIES.get(proxy)
     positions = sorted(widths)
     answers: dict[tuple[int, ...], tuple[bool, float | None]] = {}
@@ -67,13 +69,13 @@ def scale_channels(
         return out
 
     def covered(levels: tuple[int, ...]) -> bool:
-        return coverage is None or coverage.covers(build(levels)[: len(env.sw_choices)])
+        return coverage is None or coverage.covers(build(levels)[:software])
 
     def fits(levels: tuple[int, ...]) -> tuple[bool, float | None]:
         if not covered(levels):  # a partial table has no answer for it
             return False, None
         if levels not in answers:
-            fast = env.fast_phase(build(levels))
+            fast = evaluator.fast_phase(evaluator.candidate(build(levels)))
             latency = None if fast is None or fast.metrics is None else fast.metrics.get(metric)
             ok = fast is None or not fast.failed_specs
             if ok and limit is not None:
@@ -83,8 +85,8 @@ def scale_channels(
 
     def value(levels: tuple[int, ...]) -> float:
         if levels not in values:
-            arch = env.space.from_tokens(build(levels)[: len(env.sw_choices)])
-            values[levels] = score(env.evaluator.network(arch))
+            arch = space.from_tokens(build(levels)[:software])
+            values[levels] = score(evaluator.network(arch))
         return values[levels]
 
     def result(levels: tuple[int, ...]) -> Scaled:

@@ -1,10 +1,11 @@
 """One search run: scenario → env → agent, with the log, checkpoints, W&B and the report.
 
-The agent drives the env; the env hands every finished candidate's record to the search (an env
-listener), which appends it to ``candidates.jsonl`` (flushed) and to W&B. After each agent update
-the agent's state and RNG states go to ``checkpoint.pkl`` (atomically). ``resume=True`` brings
-back the checkpoint and the log: the episodes logged after the checkpoint are replayed — the
-restored agent proposes them again and the env answers from the log without re-evaluating —
+The agent drives the env token by token, or hands whole candidates to the env's evaluator (a
+population agent); the evaluator hands every proposal's record to the search (a listener), which
+appends it to ``candidates.jsonl`` (flushed) and to W&B. After each agent update the agent's
+state and RNG states go to ``checkpoint.pkl`` (atomically). ``resume=True`` brings back the
+checkpoint and the log: the candidates logged after the checkpoint are replayed — the restored
+agent proposes them again and the evaluator answers from the log without re-evaluating —
 so nothing finished is lost, and nothing is trained twice (trained accuracies also sit in the
 run's result cache).
 """
@@ -113,7 +114,7 @@ class Search:
             self.env = CoExploreEnv(self.scenario, evaluator=evaluator)
             self.env.preload(self.log.records)
             self.env.check_target()
-            self.env.listeners.append(self._on_record)
+            evaluator.listeners.append(self._on_record)
             self.agent = make_agent(
                 self.meta["agent"], self.env, self.meta["seed"], **self.meta["agent_params"]
             )

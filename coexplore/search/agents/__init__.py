@@ -1,7 +1,8 @@
 """Search agents by name: SB3 ``ppo`` (default), ``a2c``; sb3-contrib ``maskable-ppo``,
 ``recurrent-ppo``; the paper's ``reinforce`` controller; ``rea`` (regularised evolution);
 ``random``; ``hsconas`` (HSCoNAS's multi-objective evolution with channel scaling and space
-shrinking). Adding one is a class (:class:`Agent`) plus one entry here.
+shrinking). Adding one is a class (:class:`Agent`; :class:`PopulationAgent` for one that
+proposes whole candidates to the evaluator) plus one entry here.
 
 The classes load at their first use (most import torch or stable-baselines3), so the names are
 known without them: ``coexplore search --help`` lists the agents without importing torch.
@@ -16,7 +17,7 @@ import gymnasium as gym
 
 from coexplore.config import ConfigError
 from coexplore.registry import Registry
-from coexplore.search.agents.base import Agent, check_mapping
+from coexplore.search.agents.base import Agent, PopulationAgent, check_mapping
 
 AGENTS: Registry[type[Agent]] = Registry("agent")
 for _name, _target in {
@@ -48,4 +49,11 @@ def check_agent_sections(sections: Mapping[str, Mapping[str, Any]], source: str)
         check_mapping(params, AGENTS.get(name).param_specs(), source, f"agents.{name}.")
 
 
-__all__ = ["AGENTS", "DEFAULT_AGENT", "Agent", "check_agent_sections", "make_agent"]
+__all__ = [
+    "AGENTS",
+    "DEFAULT_AGENT",
+    "Agent",
+    "PopulationAgent",
+    "check_agent_sections",
+    "make_agent",
+]

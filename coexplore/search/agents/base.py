@@ -1,9 +1,13 @@
-"""What every search agent provides: run episodes on the env, and save/restore its whole state.
+"""What every search agent provides: propose candidates, and save/restore its whole state.
 
-An agent drives a Gymnasium env whose episodes are candidates (one token per step). The search
-runner calls :meth:`Agent.run` repeatedly and checkpoints the agent between calls, so ``run``
-should return at a point where the agent's state is complete (after a policy update): that is
-where a resumed search starts again, replaying the episodes since then from the run's log.
+A token-by-step agent (SB3, REINFORCE, your own) drives a Gymnasium env whose episodes are
+candidates (one token per step). A :class:`PopulationAgent` (random, regularised evolution,
+HSCoNAS) proposes whole candidates: it draws their tokens from the env's evaluator's token space
+and hands them to the evaluator, no episodes. Either way the evaluator's listeners get every
+record. The search runner calls :meth:`Agent.run` repeatedly and checkpoints the agent between
+calls, so ``run`` should return at a point where the agent's state is complete (after a policy
+update): that is where a resumed search starts again, replaying the candidates since then from
+the run's log.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import re
 import types
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -23,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from coexplore.config import ConfigError
+from coexplore.core.record import CandidateRecord
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,25 @@ class Agent(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class PopulationAgent(Agent):
+    """An agent that proposes whole candidates to the evaluator of ``env`` (its unwrapped
+    env's ``evaluator``), drawing their tokens from ``self.token_space`` with ``self.rng``."""
+
+    def __init__(self, env: gym.Env, seed: int = 0, **params: Any) -> None:
+        super().__init__(env, seed, **params)
+        self.evaluator = env.unwrapped.evaluator
+        self.token_space = self.evaluator.token_space
+        self.rng = np.random.default_rng(seed)
+
+    def propose(self, proposals: Iterable[Sequence[int]]) -> list[CandidateRecord]:
+        """The records of ``proposals`` (token lists), in order. With a parallel executor all
+        are drawn, then evaluated as one batch; else each is evaluated before the next is
+        drawn, so that a shrinker stepping on its record already shapes the next draw."""
+        if self.evaluator.parallel:
+            return self.evaluator.evaluate_batch(list(proposals))
+        return [self.evaluator.evaluate(tokens) for tokens in proposals]
+
+
 def global_rng_state() -> dict[str, Any]:
     """The process-wide RNG states that torch-based agents draw from."""
     import torch  # here, so that the agent names (the CLI's help) load without torch
@@ -248,8 +272,3 @@ def begin_batch(env: gym.Env) -> bool:
 def end_batch(env: gym.Env) -> list[float]:
     """Evaluate the deferred candidates together; their rewards in the order they finished."""
     return list(env.get_wrapper_attr("end_batch")())
-
-
-def masked_choices(env: gym.Env) -> np.ndarray:
-    """Indices of the possible actions of the env's current token."""
-    return np.flatnonzero(env.get_wrapper_attr("action_masks")())

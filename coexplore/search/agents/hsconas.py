@@ -11,8 +11,9 @@ algorithm over the operators, dynamic channel scaling of every child on the fast
   by how far they miss them (the sum of the relative misses);
 - a generation of ``population`` children: with probability ``crossover`` a uniform crossover
   of two binary-tournament parents, else a copy of one; then every token is mutated with
-  probability 1 / (tokens the agent sets), at least one; tokens are drawn among the env's
-  possible choices (the shrunk space), and a child seen before is drawn again (up to 20 times);
+  probability 1 / (tokens the agent sets), at least one; tokens are drawn among the token
+  space's possible choices (the shrunk space), and a child seen before is drawn again (up to
+  20 times);
 - channel scaling then sets the child's width tokens (``channel_scaling``), so shrinking
   leaves those tokens alone; with a ``margin`` it aims that share inside the target (a
   predictor's error and the device's drift then leave the pick within it);
@@ -21,8 +22,10 @@ algorithm over the operators, dynamic channel scaling of every child on the fast
 - shrinking (``shrink``) steps once per generation, unless the scenario's ``shrinking:``
   already shrinks the env for every agent.
 
-The first generation is drawn uniformly (then channel-scaled). Each generation is one batch
-(``begin_batch``), so a parallel executor trains it at once.
+The first generation is drawn uniformly (then channel-scaled). Each generation goes to the
+evaluator as one batch (made legal again by :meth:`TokenSpace.repair
+<coexplore.core.tokens.TokenSpace.repair>` where the space shrank meanwhile), so a parallel
+executor trains it at once.
 """
 
 from __future__ import annotations
@@ -30,20 +33,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from coexplore.config import ConfigError
 from coexplore.core.metrics import METRIC_INFO
+from coexplore.core.record import CandidateRecord
 from coexplore.core.shrinking import ShrinkConfig, cost
-from coexplore.search.agents.base import (
-    AT_LEAST_ONE,
-    UNIT,
-    Agent,
-    Param,
-    begin_batch,
-    end_batch,
-    masked_choices,
-)
+from coexplore.search.agents.base import AT_LEAST_ONE, UNIT, Param, PopulationAgent
 from coexplore.search.channels import PROXIES, scale_channels
 
 Member = dict[str, Any]  # tokens, acc, latency (a cost: lower is better), feasible, violation, age
@@ -92,7 +86,7 @@ def crowding(members: list[Member], ranks: list[int]) -> list[float]:
     return distance
 
 
-class HSCoNASAgent(Agent):
+class HSCoNASAgent(PopulationAgent):
     name = "hsconas"
     defaults = {
         "population": 16,
@@ -153,7 +147,6 @@ class HSCoNASAgent(Agent):
             self.shrinker = self.env_.shrink(config, frozen=tuple(self.scaled))
             # a scenario's shrinker (or a restored one with generations) steps itself
             self._steps = self.shrinker.config.generation == 0
-        self.rng = np.random.default_rng(seed)
         self.population: list[Member] = []
         self.seen: set[tuple[int, ...]] = set()
         self.generation = 0
@@ -165,25 +158,17 @@ class HSCoNASAgent(Agent):
         return self.population[min(pair, key=lambda k: (ranks[k], -crowd[k], k))]
 
     def _legal(self, wanted: list[int], mutate: set[int]) -> list[int]:
-        """``wanted`` token by token within the env's possible choices; a ``mutate`` token takes
-        another possible value (drawn uniformly)."""
-        tokens: list[int] = []
-        for t, want in enumerate(wanted):
-            possible = self.env_.possible(tokens)
-            if t in mutate:
-                others = [v for v in possible if v != want]
-                tokens.append(int(self.rng.choice(others)) if others else possible[0])
-            elif want in possible:
-                tokens.append(int(want))
-            else:
-                tokens.append(int(self.rng.choice(possible)))
-        return tokens
+        """``wanted`` token by token within the possible choices (drawn uniformly where it is
+        not possible); a ``mutate`` token takes another possible value (drawn uniformly)."""
 
-    def _uniform(self) -> list[int]:
-        tokens: list[int] = []
-        for _ in range(len(self.env_.choices)):
-            tokens.append(int(self.rng.choice(self.env_.possible(tokens))))
-        return tokens
+        def pick(prefix: list[int], possible: list[int]) -> Any:
+            want = wanted[len(prefix)]
+            if len(prefix) in mutate:
+                others = [v for v in possible if v != want]
+                return self.rng.choice(others) if others else possible[0]
+            return want if want in possible else self.rng.choice(possible)
+
+        return self.token_space.walk(pick)
 
     def _bred(self, ranks: list[int], crowd: list[float]) -> list[int]:
         a = self._tournament(ranks, crowd)["tokens"]
@@ -200,31 +185,22 @@ class HSCoNASAgent(Agent):
         if not self.scaled or self.metric is None:
             return tokens
         p = self.params
-        s = scale_channels(self.env_, tokens, self.metric, p["proxy"], p["exhaustive"], self.limit)
+        s = scale_channels(
+            self.evaluator, tokens, self.metric, p["proxy"], p["exhaustive"], self.limit
+        )
         self.scaling_queries += s.queries
         return list(s.tokens)
 
     def _child(self, ranks: list[int], crowd: list[float], batch: set) -> list[int]:
         for _ in range(20):
-            raw = self._bred(ranks, crowd) if self.population else self._uniform()
+            raw = self._bred(ranks, crowd) if self.population else self.token_space.sample(self.rng)
             tokens = self._scale(raw)
             if tuple(tokens) not in self.seen and tuple(tokens) not in batch:
                 break
         return tokens
 
-    # --- episodes ------------------------------------------------------------------------------
-    def _play(self, tokens: list[int]) -> tuple[int, ...]:
-        self.env.reset()
-        played: list[int] = []
-        for want in tokens:
-            mask = masked_choices(self.env)
-            action = want if want in set(mask.tolist()) else int(self.rng.choice(mask))
-            played.append(int(action))
-            self.env.step(action)
-        return tuple(played)
-
-    def _member(self, tokens: tuple[int, ...]) -> Member:
-        record = self.env_.evaluator.evaluate(list(tokens))  # from the evaluator's memory
+    # --- generations ---------------------------------------------------------------------------
+    def _member(self, record: CandidateRecord) -> Member:
         latency = cost(record.metric(self.metric), self.metric) if self.metric else 0.0
         acc = record.val_acc
         feasible = not record.pruned and not record.failed_specs and acc is not None
@@ -234,7 +210,7 @@ class HSCoNASAgent(Agent):
             misses = [f.miss_ratio for f in record.failed_specs if f.miss_ratio is not None]
             violation = sum(misses) if misses and record.metrics is not None else 1e9
         return {
-            "tokens": tokens,
+            "tokens": tuple(record.tokens),
             "acc": float(acc) if acc is not None and feasible else -math.inf,
             "latency": latency,
             "feasible": bool(feasible),
@@ -254,18 +230,15 @@ class HSCoNASAgent(Agent):
             tokens = self._child(ranks, crowd, batch)
             batch.add(tuple(tokens))
             children.append(tokens)
-        deferred = begin_batch(self.env)
-        played = [self._play(tokens) for tokens in children]
-        if deferred:
-            end_batch(self.env)
+        records = self.propose(self.token_space.repair(c, self.rng) for c in children)
         self.generation += 1
         for m in self.population:
             m["age"] += 1
         fresh = []
-        for tokens in played:
-            if tokens not in self.seen:
-                self.seen.add(tokens)
-                fresh.append(self._member(tokens))
+        for record in records:
+            if tuple(record.tokens) not in self.seen:
+                self.seen.add(tuple(record.tokens))
+                fresh.append(self._member(record))
         pool = [m for m in self.population if m["age"] <= self.params["max_age"]] + fresh
         ranks = constrained_ranks(pool)
         crowd = crowding(pool, ranks)
