@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 from coexplore.cli.main import main
 from coexplore.cli.report import best_line
 from coexplore.config import load_mapping
-from coexplore.core.record import CandidateRecord
 from coexplore.scenario import scenario_path
 from coexplore.search.pareto import front_records, hypervolume_2d, pareto_front
 from coexplore.search.report import write_report
-from coexplore.search.runlog import RUN_FILE, RunLog
+from coexplore.search.runlog import RUN_FILE, RunLog, record_from_json
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -146,7 +145,7 @@ def record(episode, val_acc=None, fps=1000.0, energy=0.2, **extra):
             del r[key]
         miss = {"spec": "min_throughput_fps", "limit": 3500, "value": fps, "miss_ratio": 0.97}
         r.update(reward=-1.0, slow_s=0.0, failed_specs=[miss])
-    return CandidateRecord.from_json(r)
+    return record_from_json(r)
 
 
 def write_run(run_dir, records):

@@ -98,7 +98,11 @@ def read_records(run_dir: str | Path) -> list[CandidateRecord]:
 
 def record_from_json(data: dict[str, Any]) -> CandidateRecord:
     """A record from a run log line of any version (version 0, the FPGA-only lines written
-    before platforms existed, upgraded by the FPGA family that wrote them)."""
+    before platforms existed, upgraded by the FPGA family that wrote them). The families are
+    loaded first: their metrics are declared with them."""
+    from coexplore.platforms import load_platforms
+
+    load_platforms()
     if data.get("version", 0) == 0:
         from coexplore.platforms.fpga_pipeline.fast_phase import upgrade_v0
 
