@@ -33,7 +33,9 @@ def register_envs() -> list[str]:
         env_id = f"coexplore/{name}-v0"
         if env_id not in gym.registry:
             gym.register(
-                id=env_id, entry_point="coexplore.env.core:CoExploreEnv", kwargs={"scenario": name}
+                id=env_id,
+                entry_point="coexplore.env.environment:CoExploreEnv",
+                kwargs={"scenario": name},
             )
         ids.append(env_id)
     return ids

@@ -259,7 +259,7 @@ def all_tokens(evaluator) -> list[list[int]]:
 def search(args) -> dict:
     """Every candidate of the search scenario evaluated (the known optimum), then each agent
     for ``--search-budget`` proposals and 3 seeds, answered from the same result cache."""
-    from coexplore.env.core import CoExploreEnv
+    from coexplore.env.environment import CoExploreEnv
     from coexplore.scenario import make_evaluator
     from coexplore.search.agents import make_agent
 

@@ -185,7 +185,7 @@ def space_latency(setting: Setting, out: Path) -> np.ndarray:
 def run_one(setting: str, target: str, method: str, seed: int, args) -> dict:
     """One search until ``budget`` distinct queries, ``cap`` proposals, or ``patience``
     proposals in a row without a new query."""
-    from coexplore.env.core import CoExploreEnv
+    from coexplore.env.environment import CoExploreEnv
     from coexplore.search.agents import make_agent
 
     out = Path(args.out)

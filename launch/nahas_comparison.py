@@ -201,7 +201,7 @@ def _sample(record, design_names) -> dict:
 
 def search(scen, agent: str, seed: int, budget: int, samples: list, cap: int) -> list:
     """Run ``agent`` until ``budget`` distinct candidates are priced (or ``cap`` proposals)."""
-    from coexplore.env.core import CoExploreEnv
+    from coexplore.env.environment import CoExploreEnv
     from coexplore.search.agents import make_agent
 
     env = CoExploreEnv(scen)

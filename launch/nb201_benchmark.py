@@ -167,7 +167,7 @@ def run_one(
     """One search until ``budget`` distinct accuracy queries, ``cap`` proposals within the
     target (pruned ones are free), or ``patience`` proposals in a row without a new query (the
     agent has converged)."""
-    from coexplore.env.core import CoExploreEnv
+    from coexplore.env.environment import CoExploreEnv
     from coexplore.search.agents import make_agent
 
     path = Path(out) / setting / f"{agent}-s{seed}.json"

@@ -14,7 +14,7 @@ from coexplore.core.metrics import Metrics
 from coexplore.core.record import CandidateRecord
 from coexplore.core.shrinking import ShrinkConfig, SpaceShrinker
 from coexplore.core.specs import SpecFailure
-from coexplore.env.core import CoExploreEnv
+from coexplore.env.environment import CoExploreEnv
 from coexplore.latency.experiment import enumerate_space
 from coexplore.platforms import FastResult
 from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_path

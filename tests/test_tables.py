@@ -17,7 +17,7 @@ from coexplore.cli.main import main
 from coexplore.config import ConfigError
 from coexplore.core.candidate import Candidate
 from coexplore.core.specs import Specs
-from coexplore.env.core import CoExploreEnv
+from coexplore.env.environment import CoExploreEnv
 from coexplore.platforms.table.family import TableHardware, TablePlatform
 from coexplore.scenario import get_scenario, load_scenario, make_evaluator
 from coexplore.slow.oracles import OracleError, TableOracle

@@ -12,7 +12,7 @@ from coexplore.core.coverage import Coverage
 from coexplore.core.platform import HardwareSpace
 from coexplore.core.shrinking import SpaceShrinker
 from coexplore.core.tokens import TokenSpace
-from coexplore.env.core import CoExploreEnv
+from coexplore.env.environment import CoExploreEnv
 from coexplore.platforms import NoHardwareTokens
 from coexplore.search.agents import make_agent
 from coexplore.spaces import make_space

@@ -28,7 +28,7 @@ from coexplore import __version__
 from coexplore.config import ConfigError, load_mapping
 from coexplore.core.metrics import METRIC_INFO, format_metric
 from coexplore.core.record import CandidateRecord
-from coexplore.env.core import CoExploreEnv
+from coexplore.env.environment import CoExploreEnv
 from coexplore.scenario import apply_overrides, make_evaluator, scenario_from_dict, scenario_path
 from coexplore.search.agents import AGENTS, DEFAULT_AGENT, check_agent_sections, make_agent
 from coexplore.search.pareto import hv_reference, hypervolume
