@@ -75,6 +75,8 @@ def test_json_round_trip_and_run_log(tmp_path):
     assert record_differences(records, changed) == [
         f"record {len(OLD) - 1}: val_acc: {records[-1].val_acc!r} != 0.5"
     ]
+    nan = [dataclasses.replace(r, test_acc=float("nan")) for r in records]  # a table's "none"
+    assert record_differences(nan, [dataclasses.replace(r) for r in nan]) == []
 
 
 def test_bad_records_are_refused():

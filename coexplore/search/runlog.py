@@ -181,11 +181,16 @@ def record_differences(
     a: list[CandidateRecord], b: list[CandidateRecord], ignore: tuple[str, ...] = TIMING_FIELDS
 ) -> list[str]:
     """Where two runs' records differ, field by field (timings ignored): empty when the two
-    searches are the same candidate for candidate, metric for metric."""
+    searches are the same candidate for candidate, metric for metric. Values compare as JSON
+    text, so a NaN equals a NaN."""
     out = [f"{len(a)} records against {len(b)}"] if len(a) != len(b) else []
     for i, (ra, rb) in enumerate(zip(a, b, strict=False)):
         ja, jb = ra.to_json(), rb.to_json()
         for key in sorted(set(ja) | set(jb)):
-            if key not in ignore and ja.get(key) != jb.get(key):
+            if key not in ignore and _text(ja.get(key)) != _text(jb.get(key)):
                 out.append(f"record {i}: {key}: {ja.get(key)!r} != {jb.get(key)!r}")
     return out
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
