@@ -112,8 +112,17 @@ class HSCoNASAgent(PopulationAgent):
         "min_samples": AT_LEAST_ONE,
         "max_drop": AT_LEAST_ONE,
         "keep": UNIT,
-        "metric": Param(type=str | None, choices=tuple(METRIC_INFO)),
     }
+
+    @classmethod
+    def param_specs(cls) -> dict[str, Param]:
+        """``metric`` is one of the declared metrics, the families' own included (they are
+        declared when the families load)."""
+        from coexplore.platforms import load_platforms
+
+        load_platforms()
+        metric = Param(type=str | None, choices=tuple(METRIC_INFO))
+        return {**super().param_specs(), "metric": metric}
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
         super().__init__(env, seed, **params)
