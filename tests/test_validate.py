@@ -154,14 +154,14 @@ FIELDS = [
 @pytest.mark.parametrize("cls, name", FIELDS)
 def test_every_config_field_accepts_its_type_and_names_itself_when_wrong(cls, name):
     tp = typing.get_type_hints(cls)[name]
-    described = validate._describe(tp)
+    described = validate.describe(tp)
     assert described and "typing" not in described and "<class" not in described
     for arm in {tp, *_arms(tp)}:
-        assert validate._matches(sample(arm), arm), (name, arm)
+        assert validate.matches(sample(arm), arm), (name, arm)
     wrong = wrong_values(tp)
     assert wrong or admitted(tp) is None  # only an Any field takes everything
     for value in wrong:
-        assert not validate._matches(value, tp), (name, value)
+        assert not validate.matches(value, tp), (name, value)
         data = {**required_sample(cls), name: value}
         with pytest.raises(ConfigError) as err:
             validate.build(cls, data, "walk.yaml", "section")
@@ -186,7 +186,7 @@ def test_the_walk_covers_every_class_the_catalogue_is_built_from(monkeypatch):
 
 def test_an_annotation_the_validator_cannot_check_is_a_programming_error():
     with pytest.raises(TypeError, match="cannot be checked"):
-        validate._matches({1}, set[int])
+        validate.matches({1}, set[int])
 
 
 def test_nested_config_errors_name_the_subfield():

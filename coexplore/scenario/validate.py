@@ -51,21 +51,21 @@ def _kind(tp: Any) -> str:
     )
 
 
-def _describe(tp: Any) -> str:
+def describe(tp: Any) -> str:
     """What ``tp`` allows, in words (the ``allowed`` of a :class:`ConfigError`)."""
     kind, args = _kind(tp), typing.get_args(tp)
     if kind == "any":
         return "any value"
     if kind == "union":
-        return " or ".join(_describe(a) for a in args)
+        return " or ".join(describe(a) for a in args)
     if kind == "literal":
         return f"one of {list(args)}"
     if kind == "sequence":
-        return f"a list (items: {_describe(args[0])})"
+        return f"a list (items: {describe(args[0])})"
     if kind == "fixed":
-        return f"a list of {len(args)} items ({', '.join(_describe(a) for a in args)})"
+        return f"a list of {len(args)} items ({', '.join(describe(a) for a in args)})"
     if kind == "mapping":
-        return f"a mapping (keys: {_describe(args[0])}; values: {_describe(args[1])})"
+        return f"a mapping (keys: {describe(args[0])}; values: {describe(args[1])})"
     if kind == "config":
         return f"a mapping of {tp.__name__} settings ({', '.join(sorted(_fields(tp, {})[0]))})"
     return _SCALARS.get(tp, tp.__name__)
@@ -78,24 +78,24 @@ def _finite(value: Any) -> bool:
         return False
 
 
-def _matches(value: Any, tp: Any) -> bool:
+def matches(value: Any, tp: Any) -> bool:
     """Whether ``value`` (as read from YAML or JSON) is of type ``tp``."""
     kind, args = _kind(tp), typing.get_args(tp)
     if kind == "any":
         return True
     if kind == "union":
-        return any(_matches(value, a) for a in args)
+        return any(matches(value, a) for a in args)
     if kind == "literal":
         return any(type(value) is type(a) and value == a for a in args)
     if kind in ("sequence", "fixed"):
         if not isinstance(value, list | tuple):
             return False
         if kind == "sequence":
-            return all(_matches(v, args[0]) for v in value)
-        return len(value) == len(args) and all(map(_matches, value, args))
+            return all(matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(matches, value, args))
     if kind == "mapping":
         return isinstance(value, dict) and all(
-            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
+            matches(k, args[0]) and matches(v, args[1]) for k, v in value.items()
         )
     if kind == "config":
         return isinstance(value, tp) or _problem(tp, value, {}) is None
@@ -115,7 +115,7 @@ def _convert(value: Any, tp: Any, source: str, where: str) -> Any:
     tuple, mappings become config dataclasses where it names one."""
     kind, args = _kind(tp), typing.get_args(tp)
     if kind == "union":
-        arm = next(a for a in args if _matches(value, a))
+        arm = next(a for a in args if matches(value, a))
         return _convert(value, arm, source, where)
     if kind in ("sequence", "fixed"):
         inner = args if kind == "fixed" else [args[0]] * len(value)
@@ -159,8 +159,8 @@ def _problem(cls: type, data: Any, fixed: dict[str, Any]) -> tuple[str | None, s
             inner = _problem(config, value, {})
             if inner is not None:
                 return (key if inner[0] is None else f"{key}.{inner[0]}", *inner[1:])
-        elif not _matches(value, hints[key]):
-            return key, _describe(hints[key]), value
+        elif not matches(value, hints[key]):
+            return key, describe(hints[key]), value
     return None
 
 
@@ -194,8 +194,8 @@ def build(cls: type, data: Any, source: str, section: str, **fixed: Any) -> Any:
 def check(value: Any, tp: Any, source: str, field: str) -> Any:
     """``value`` in the form of annotation ``tp`` (lists as tuples where it says tuple), or a
     ConfigError naming ``field`` and what ``tp`` allows."""
-    if not _matches(value, tp):
-        raise ConfigError(source, field, _describe(tp), value)
+    if not matches(value, tp):
+        raise ConfigError(source, field, describe(tp), value)
     return _convert(value, tp, source, field)
 
 

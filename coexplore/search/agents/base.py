@@ -50,7 +50,7 @@ class Param:
 
     def allowed(self) -> str:
         """What the parameter allows, in words: "a number in [0, 1]", "an integer >= 1"."""
-        from coexplore.scenario.validate import _describe
+        from coexplore.scenario.validate import describe
 
         members = typing.get_args(self.type) if _is_union(self.type) else (self.type,)
         nullable = type(None) in members
@@ -58,7 +58,7 @@ class Param:
             text = "one of " + ", ".join(_yaml_text(c) for c in self.choices)
         else:
             words = {dict: "a mapping", object: "any value"}
-            text = " or ".join(words.get(m) or _describe(m) for m in members if m is not type(None))
+            text = " or ".join(words.get(m) or describe(m) for m in members if m is not type(None))
             text = (text or "null") + self._range_text()
         return text + (" or null" if nullable and text != "null" else "")
 
@@ -76,11 +76,11 @@ class Param:
         return ""
 
     def check(self, source: str, field: str, value: Any) -> None:
-        from coexplore.scenario.validate import _matches
+        from coexplore.scenario.validate import matches
 
-        if value is None and _matches(None, self.type):
+        if value is None and matches(None, self.type):
             return
-        ok = _matches(value, self.type) and (not self.choices or value in self.choices)
+        ok = matches(value, self.type) and (not self.choices or value in self.choices)
         if ok and isinstance(value, int | float) and not isinstance(value, bool):
             ok = self._in_range(value)
         if not ok:
