@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from coexplore.cli.text import json_text
 
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
@@ -71,7 +72,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     summary = write_report(args.run_dir, top_k=args.top)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary))
         return 0
     print(counts_line(summary))
     print("\n".join(design_lines(summary["best"])))

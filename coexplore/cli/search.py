@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 import yaml
 
 from coexplore.cli.report import counts_line, design_lines
+from coexplore.cli.text import json_text
 from coexplore.config import ConfigError
 
 
@@ -155,7 +155,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
         return 130
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json_text(result.to_dict()))
         return 0
     print(counts_line(result.to_dict()) + f" in {result.wall_s:.0f} s")
     print("\n".join(design_lines(result.to_dict()["best"])))

@@ -19,20 +19,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from coexplore.spaces.base import Architecture
     from coexplore.workloads.layer import Network
+    from coexplore.workloads.suites import NamedWorkload
 
 COMPRESSION = "compression"
 """A family prices, and an oracle trains, the candidate's planned compression."""
 TRAINED_HARDWARE = "trained-hardware"
 """The hardware choice is part of the trained model (an optical layout): a family whose choice
 is, and an oracle that trains it (the candidate's ``choice`` then keys its training)."""
-CAPABILITIES = (COMPRESSION, TRAINED_HARDWARE)
+LOOP_NESTS = "loop-nests"
+"""A family prices a network given as loop nests (a space whose ``loop_nests`` is true: a
+fixed workload such as ResNet-50 with its branches), not only a layer chain."""
+CAPABILITIES = (COMPRESSION, TRAINED_HARDWARE, LOOP_NESTS)
 
 
 @dataclass(frozen=True)
 class Candidate:
     """A child network and a hardware choice, with what follows from them.
 
-    ``network``: the architecture's layer workloads on the scenario's input shape and classes;
+    ``network``: the architecture's layer workloads on the scenario's input shape and classes
+    (a :class:`~coexplore.workloads.suites.NamedWorkload` for a space of loop nests);
     ``choice``: the family's hardware choice (JSON), None without hardware tokens;
     ``compression``: the planned compression as the family prices it (None: dense);
     ``seed``: the data seed, which seeds trainings and, with the tokens, the fast phase.
@@ -40,7 +45,7 @@ class Candidate:
     """
 
     arch: Architecture | None = None
-    network: Network | None = None
+    network: Network | NamedWorkload | None = None
     choice: Any = None
     compression: Any = None
     seed: int = 0

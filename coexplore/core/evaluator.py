@@ -163,11 +163,14 @@ class CandidateEvaluator:
 
     def reward(self, fast: FastResult | None, ev: Evaluation | None) -> RewardTerms:
         """The reward of a candidate: the penalty when it was pruned or no design runs it (only
-        when pruning is off), the accuracy term in accuracy-only NAS, else the scenario's."""
+        when pruning is off), the accuracy term in accuracy-only NAS, the hardware term when
+        nothing is trained (a fixed workload), else the scenario's."""
         if ev is None or (fast is not None and fast.metrics is None):
             return self.reward_fn.penalized()
         if fast is None:
             return self.reward_fn.accuracy_only(ev.val_acc)
+        if not self.oracle.measures_accuracy:
+            return self.reward_fn.hardware_only(fast.metrics, self.specs)
         return self.reward_fn(ev.val_acc, fast.metrics, self.specs)
 
     def record(

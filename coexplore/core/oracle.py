@@ -61,10 +61,13 @@ class OracleSettings:
 
 class AccuracyOracle(ABC):
     """``capabilities``: ``trained-hardware`` when ``evaluate`` trains the candidate's hardware
-    choice too, ``compression`` when it compresses the candidate."""
+    choice too, ``compression`` when it compresses the candidate. ``measures_accuracy``: False
+    for a slow phase that trains nothing (a fixed workload): the reward is then the hardware
+    term alone (:meth:`~coexplore.core.rewards.Reward.hardware_only`)."""
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    measures_accuracy: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -59,6 +59,13 @@ class Reward:
         r_acc = self.accuracy_term(accuracy)
         return RewardTerms(r_acc, {"r_acc": r_acc})
 
+    def hardware_only(self, metrics: Metrics, specs: Specs) -> RewardTerms:
+        """The reward without accuracy (a fixed workload, nothing trained: hardware-only
+        search): the hardware term alone, where the reward has one (see :func:`hardware_only`)."""
+        raise ConfigError(
+            "reward", "name", f"one of {hardware_only_rewards()} with nothing trained", self.name
+        )
+
     def penalized(self) -> RewardTerms:
         """The reward of a candidate that was pruned, or that no design runs: ``penalty``."""
         return RewardTerms(float(self.penalty))
@@ -196,6 +203,11 @@ class WeightedReward(Reward):
         reward = self.alpha * r_acc - (1 - self.alpha) * ratio
         return RewardTerms(reward, {"r_acc": r_acc, "ratio": ratio})
 
+    def hardware_only(self, metrics: Metrics, specs: Specs) -> RewardTerms:
+        """``R = −ratio``."""
+        _, _, ratio = self.ratio(metrics, specs)
+        return RewardTerms(-ratio, {"ratio": ratio})
+
 
 @REWARDS.decorator("edp")
 @dataclass(frozen=True)
@@ -212,6 +224,17 @@ class EDPReward(Reward):
         r_acc = self.accuracy_term(accuracy)
         hw = math.log10(ratio)
         return RewardTerms(self.alpha * r_acc - (1 - self.alpha) * hw, {"r_acc": r_acc, "hw": hw})
+
+    def hardware_only(self, metrics: Metrics, specs: Specs) -> RewardTerms:
+        """``R = −log10(EDP/T)``: minimising the EDP, as Shi et al. do."""
+        _, _, ratio = self.ratio(metrics, specs)
+        hw = math.log10(ratio)
+        return RewardTerms(-hw, {"hw": hw})
+
+
+def hardware_only_rewards() -> list[str]:
+    """The rewards with a form without accuracy (for a slow phase that trains nothing)."""
+    return [n for n in REWARDS if REWARDS.get(n).hardware_only is not Reward.hardware_only]
 
 
 DEFAULT_REWARD = "hotnas"

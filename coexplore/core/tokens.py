@@ -17,6 +17,7 @@ token-by-step on the env or whole here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -68,6 +69,32 @@ class TokenSpace:
             return possible
         kept = self.shrinker.allowed[len(prefix)]
         return [v for v in possible if v in kept] or possible  # never a token without a choice
+
+    def size(self) -> int:
+        """Candidates of the box: every combination of choices, possible or not."""
+        return math.prod(self.choices)
+
+    def box(self) -> np.ndarray:
+        """Every combination of choices (one row each, the masks ignored), in token order."""
+        grids = np.meshgrid(*(np.arange(n) for n in self.choices), indexing="ij")
+        return np.stack([g.ravel() for g in grids], axis=1).reshape(-1, len(self.choices))
+
+    def legal(self, limit: int) -> np.ndarray:
+        """Every possible candidate (one row each, in token order); ValueError when there are
+        more than ``limit`` (a space too large to list)."""
+        rows: list[list[int]] = []
+
+        def extend(prefix: list[int]) -> None:
+            if len(prefix) == len(self.choices):
+                if len(rows) >= limit:
+                    raise ValueError(f"more than {limit} possible candidates")
+                rows.append(prefix)
+                return
+            for value in self.possible(prefix):
+                extend([*prefix, int(value)])
+
+        extend([])
+        return np.array(rows, dtype=np.int64).reshape(-1, len(self.choices))
 
     def options(self, tokens: Sequence[int]) -> Options:
         """The possible choices of every token of ``tokens``, each given the ones before it."""

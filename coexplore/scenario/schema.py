@@ -28,9 +28,10 @@ from coexplore.config import (
     require_keys,
     resolve_paths,
 )
-from coexplore.core.candidate import COMPRESSION, TRAINED_HARDWARE
+from coexplore.core.candidate import COMPRESSION, LOOP_NESTS, TRAINED_HARDWARE
 from coexplore.core.evaluator import HARDWARE_MODES
-from coexplore.core.rewards import DEFAULT_REWARD, REWARDS, Reward
+from coexplore.core.oracle import AccuracyOracle
+from coexplore.core.rewards import DEFAULT_REWARD, REWARDS, Reward, hardware_only_rewards
 from coexplore.core.shrinking import ShrinkConfig
 from coexplore.core.specs import Specs, check_metric_names
 from coexplore.data import DataConfig
@@ -142,8 +143,9 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     require_keys(
         data,
         source,
-        required={"description", "data", "space", "hardware", "specs"},
+        required={"description", "space", "hardware", "specs"},
         optional={
+            "data",
             "name",
             "reward",
             "objectives",
@@ -166,6 +168,9 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
             space_cfg.get("name") if isinstance(space_cfg, dict) else space_cfg,
         )
     space_options = {k: v for k, v in space_cfg.items() if k != "name"}
+    space_class = SPACES.get(space_cfg["name"])
+    if "data" not in data and not space_class.loop_nests:  # a fixed workload needs no data
+        raise ConfigError(source, "data", "present (the dataset the networks are trained on)")
     hardware = _hardware(data["hardware"], source)
     family = platform_class(hardware.family)
     fast = section(data.get("fast_phase"), source, "fast_phase")
@@ -187,8 +192,12 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     slow = section(data.get("slow_phase"), source, "slow_phase")
     slow_phase = build(SlowPhaseConfig, slow, source, "slow_phase")
     compression = data.get("compression")
-    check_capabilities(family, hardware.mode, slow_phase.oracle, compression is not None, source)
-    data_config = build(DataConfig, data["data"], source, "data")
+    check_capabilities(
+        family, hardware.mode, slow_phase.oracle, compression is not None, source, space_class,
+        reward,
+    )  # fmt: skip
+    # a fixed workload's networks ignore the data: its shape is any dataset's
+    data_config = build(DataConfig, data.get("data", {"name": "digits"}), source, "data")
     _check_table(slow_phase, data_config, source)
     if compression is not None:
         compression = build(CompressionSpec, compression, source, "compression")
@@ -196,7 +205,7 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         name=name,
         description=data["description"].strip(),
         data=data_config,
-        space=build(SPACES.get(space_cfg["name"]), space_options, source, "space"),
+        space=build(space_class, space_options, source, "space"),
         hardware=hardware,
         specs=specs,
         reward=reward,
@@ -226,17 +235,28 @@ def _shrinking(data: Any, objectives: tuple[str, ...], source: str) -> ShrinkCon
 
 
 def check_capabilities(
-    family: type[Platform], mode: str, oracle: str, compression: bool, source: str
+    family: type[Platform],
+    mode: str,
+    oracle: str,
+    compression: bool,
+    source: str,
+    space: type[SearchSpace] | None = None,
+    reward: Reward | None = None,
 ) -> None:
-    """Whether a family (in ``mode``) and an oracle fit, by the capabilities both declare:
-    a family whose hardware choice is trained needs an oracle that trains it, and the other
-    way round; an oracle that compresses needs ``compression:`` (and a family that prices
-    compressed networks, unless no hardware is priced), and ``compression:`` such an oracle."""
+    """Whether a family (in ``mode``), an oracle and a space fit, by the capabilities they
+    declare: a family whose hardware choice is trained needs an oracle that trains it, and the
+    other way round; an oracle that compresses needs ``compression:`` (and a family that prices
+    compressed networks, unless no hardware is priced), and ``compression:`` such an oracle; a
+    space of loop nests (a fixed workload) needs a family that prices them and an oracle that
+    trains nothing, and such an oracle a fixed workload, hardware and a hardware-only reward."""
 
     def able(registry, capability: str) -> list[str]:
         return [n for n in registry if capability in registry.get(n).capabilities]
 
-    oracle_caps = ORACLES.get(oracle).capabilities
+    oracle_class = ORACLES.get(oracle)
+    if space is not None:
+        _check_fixed_workload(family, mode, oracle_class, compression, source, space, reward)
+    oracle_caps = oracle_class.capabilities
     trains = TRAINED_HARDWARE in family.capabilities and mode == "explore"
     if trains and TRAINED_HARDWARE not in oracle_caps:
         why = f"the {family.name} family's choice is part of the trained model"
@@ -256,6 +276,40 @@ def check_capabilities(
         families = ", ".join(able(PLATFORMS, COMPRESSION))
         allowed = f"given only with a family that prices compressed networks ({families})"
         raise ConfigError(source, "compression", allowed, family.name)
+
+
+def _check_fixed_workload(
+    family: type[Platform],
+    mode: str,
+    oracle: type[AccuracyOracle],
+    compression: bool,
+    source: str,
+    space: type[SearchSpace],
+    reward: Reward | None,
+) -> None:
+    """A fixed workload (a space of loop nests) and a slow phase that trains nothing go
+    together, with hardware to search and a reward without accuracy."""
+    untrained = [n for n in ORACLES if not ORACLES.get(n).measures_accuracy]
+    if space.loop_nests:
+        if LOOP_NESTS not in family.capabilities:
+            families = [n for n in PLATFORMS if LOOP_NESTS in platform_class(n).capabilities]
+            allowed = f"one of {families} (space {space.name} is loop nests)"
+            raise ConfigError(source, "hardware.family", allowed, family.name)
+        if oracle.measures_accuracy:
+            allowed = f"one of {untrained} (space {space.name} is a fixed workload)"
+            raise ConfigError(source, "slow_phase.oracle", allowed, oracle.name)
+        if compression:
+            raise ConfigError(source, "compression", f"absent with space {space.name}")
+    elif not oracle.measures_accuracy:
+        fixed = [n for n in SPACES if SPACES.get(n).loop_nests]
+        allowed = f"one of {fixed} with slow_phase.oracle {oracle.name} (nothing is trained)"
+        raise ConfigError(source, "space.name", allowed, space.name)
+    if not oracle.measures_accuracy:
+        if mode == "none":
+            raise ConfigError(source, "hardware.mode", "explore or fixed (nothing is trained)")
+        if reward is not None and type(reward).hardware_only is Reward.hardware_only:
+            allowed = f"one of {hardware_only_rewards()} (nothing is trained)"
+            raise ConfigError(source, "reward.name", allowed, reward.name)
 
 
 def _check_table(slow: SlowPhaseConfig, data: DataConfig, source: str) -> None:

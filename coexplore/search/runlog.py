@@ -17,6 +17,7 @@ resumed sessions). Lines written before records had a version still load (upgrad
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -127,19 +128,26 @@ def best_value(records: Iterable[CandidateRecord], metric: str) -> float | None:
 def best_candidate(
     records: Iterable[CandidateRecord], objective: str = "throughput_fps"
 ) -> CandidateRecord | None:
-    """The candidate with the highest validation accuracy within specs (ties: the better
-    ``objective``, then the earlier episode); ``None`` when no candidate met the specs."""
+    """The candidate with the highest validation accuracy within specs (ties, and accuracies
+    not measured: the better ``objective``, then the earlier episode); ``None`` when no
+    candidate met the specs."""
     best = None
     for r in records:
         if not r.feasible:
             continue
-        if best is None or r.val_acc > best.val_acc:
+        if best is None or _accuracy(r) > _accuracy(best):
             best = r
-        elif r.val_acc == best.val_acc:
+        elif _accuracy(r) == _accuracy(best):
             value, incumbent = r.metric(objective), best.metric(objective)
             if value is not None and (incumbent is None or better(objective, value, incumbent)):
                 best = r
     return best
+
+
+def _accuracy(record: CandidateRecord) -> float:
+    """The validation accuracy; −inf for one not measured (NaN: nothing trained), so such
+    candidates tie and their objective decides."""
+    return -math.inf if math.isnan(record.val_acc) else record.val_acc
 
 
 def read_run(run_dir: str | Path) -> dict[str, Any]:

@@ -259,6 +259,25 @@ class TableOracle(AccuracyOracle):
         return state
 
 
+@ORACLES.decorator("none")
+class NoTraining(AccuracyOracle):
+    """Nothing trained: the architecture is a fixed workload (space ``workload``), the same for
+    every candidate, so only its hardware is searched. Accuracy is not measured (NaN) and the
+    reward is its hardware term alone."""
+
+    name = "none"
+    measures_accuracy = False
+
+    @classmethod
+    def build(cls, settings: OracleSettings) -> NoTraining:
+        return cls()
+
+    def evaluate(self, candidate: Candidate) -> Evaluation:
+        nan = float("nan")
+        arch = candidate.arch.canonical
+        return Evaluation(arch, candidate.seed, nan, nan, False, False, 0.0)
+
+
 # the oracles that live with the systems they train, imported at their first use
 ORACLES.register_lazy("compress", "coexplore.compress.oracle:CompressOracle")
 ORACLES.register_lazy("optics", "coexplore.platforms.diffractive.oracle:OpticsOracle")

@@ -51,6 +51,9 @@ class SearchSpace(ABC):
 
     name: str
     electronic: ClassVar[bool] = True
+    loop_nests: ClassVar[bool] = False
+    """Its networks are loop nests (:class:`~coexplore.workloads.suites.NamedWorkload`), not a
+    layer chain: only a family with the ``loop-nests`` capability prices them."""
 
     @abstractmethod
     def parse(self, text: str) -> Architecture:

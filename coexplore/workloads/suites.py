@@ -10,6 +10,7 @@ chain preset of :data:`~coexplore.workloads.presets.PRESETS` is a workload too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from coexplore.config import ConfigError
@@ -129,6 +130,23 @@ def bert_base(batch: int = 1) -> Workload:
     return b.build()
 
 
+@dataclass(frozen=True)
+class NamedWorkload:
+    """A workload by name (as :func:`load_workload` takes it), built at the batch of whoever
+    prices it: the network of a candidate whose architecture is fixed loop nests (the
+    ``workload`` space), which a chain :class:`~coexplore.workloads.layer.Network` may not hold."""
+
+    name: str
+
+    def workload(self, batch: int = 1) -> Workload:
+        return load_workload(self.name, batch)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one input."""
+        return self.workload(1).macs
+
+
 def load_workload(name: str, batch: int = 1) -> Workload:
     """A workload preset, or any chain network preset or network file as a workload."""
     if name in WORKLOADS:
@@ -139,4 +157,4 @@ def load_workload(name: str, batch: int = 1) -> Workload:
     raise ConfigError(name, "workload", f"a preset ({known}) or an existing network file")
 
 
-__all__ = ["WORKLOADS", "load_workload"]
+__all__ = ["WORKLOADS", "NamedWorkload", "load_workload"]

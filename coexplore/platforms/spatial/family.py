@@ -5,7 +5,10 @@ template's design space (PE array, scratchpad and buffer sizes, bandwidth); the 
 masked so that every design fits the template's own silicon budget (:mod:`.space`). The fast
 phase maps every layer of the candidate network with the mapper (``fast_phase.mapper_budget``
 model evaluations per layer) and reports latency, energy, EDP and area. ``search_hardware:
-false`` fixes the template as it is (no tokens). The model: ``docs/spatial.md``.
+false`` fixes the template as it is (no tokens). A choice over the budget (the masks rule it
+out; an agent that ignores them) is not priced: it fails a ``budget`` spec. The family also
+prices a fixed workload's loop nests (space ``workload``: hardware + mapping co-design, where
+the searchers of Shi et al.'s study choose the design points). The model: ``docs/spatial.md``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from coexplore.config import INPUT_FILE, ConfigError
-from coexplore.core.candidate import Candidate
+from coexplore.core.candidate import LOOP_NESTS, Candidate
 from coexplore.core.metrics import Metrics
 from coexplore.core.platform import FastResult, HardwareSpace, Platform
 from coexplore.core.specs import SpecFailure, Specs
@@ -30,6 +33,7 @@ from coexplore.platforms.spatial.network import LayerResult, WorkloadResult, map
 from coexplore.platforms.spatial.space import HardwareDesignSpace, template_space
 from coexplore.workloads.layer import Network
 from coexplore.workloads.problem import Problem, workload_from_network
+from coexplore.workloads.suites import NamedWorkload
 
 __all__ = ["LAYER_CACHE", "SpatialAccelerator", "SpatialFastConfig", "SpatialHardware"]
 
@@ -118,6 +122,7 @@ class SpatialAccelerator(Platform):
     fast_config_class = SpatialFastConfig
     metrics = ("latency_s", "throughput_fps", "energy_j", "power_w", "edp_js", "area_mm2")
     objectives = ("latency_s", "energy_j")
+    capabilities = frozenset({LOOP_NESTS})  # a fixed workload's loop nests (space workload)
 
     def __init__(self, config: Any = None, fast: Any = None) -> None:
         super().__init__(config, fast)
@@ -167,9 +172,14 @@ class SpatialAccelerator(Platform):
             LAYER_CACHE[key] = hit
         return hit
 
-    def map_network(self, network: Network, template: Template) -> WorkloadResult:
-        """Every layer of ``network`` mapped on ``template`` (:meth:`map_problem`)."""
-        workload = workload_from_network(network, self.config.batch)
+    def map_network(self, network: Network | NamedWorkload, template: Template) -> WorkloadResult:
+        """Every layer of ``network`` (a chain, or loop nests by name) mapped on ``template``
+        (:meth:`map_problem`), at the family's batch."""
+        batch = self.config.batch
+        if isinstance(network, NamedWorkload):
+            workload = network.workload(batch)
+        else:
+            workload = workload_from_network(network, batch)
         layers = [
             dataclasses.replace(self.map_problem(problem, template), name=problem.name, count=count)
             for problem, count in workload.layers
@@ -182,9 +192,13 @@ class SpatialAccelerator(Platform):
         start = time.perf_counter()
         choice = candidate.choice
         template = self.design(choice)
-        result = self.map_network(candidate.network, template)
         hardware = {"template": self.config.template, "design": dict(choice or {}),
                     "area_mm2": template.area_mm2, "pes": template.pes}  # fmt: skip
+        over = self.design_space.budget.broken(template) if choice else []
+        if over:  # a choice the token masks rule out (an agent that ignores them): not priced
+            failures = [SpecFailure("budget", f"over the silicon budget: {b}") for b in over]
+            return FastResult(None, None, failures, 1, time.perf_counter() - start)
+        result = self.map_network(candidate.network, template)
         details = {"layers": [{"name": ly.name, "count": ly.count, "cycles": ly.cycles,
                                "energy_j": ly.energy_j, "mapping":
                                ly.batch.mapping(0, template).to_dict()}
