@@ -331,7 +331,7 @@ def _mappings() -> dict[str, Any]:
 
 
 def _load_mapping_file(path: Path) -> Any:
-    from coexplore.accel.run import evaluate_report
+    from coexplore.accel.evaluate import evaluate_report
     from coexplore.platforms.spatial.network import read_mapping_file
 
     mappings, hardware = read_mapping_file(str(path))
@@ -346,7 +346,7 @@ def _templates() -> dict[str, Any]:
 
 def _load_template(path: Path) -> Any:
     """A template file: its design space (if any) and the mapper's mappings of a small MLP."""
-    from coexplore.accel.run import evaluate_report
+    from coexplore.accel.evaluate import evaluate_report
     from coexplore.platforms.spatial.arch import load_template
     from coexplore.platforms.spatial.space import template_space
 

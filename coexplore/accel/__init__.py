@@ -1,8 +1,8 @@
-"""Hardware and mapping co-design of spatial accelerators by constrained Bayesian optimisation
-(after Shi et al., "Learned hardware/software co-design of neural accelerators"): the problem
-(:mod:`.problem`) and the searchers at equal budgets (:mod:`.searchers`)."""
+"""Spatial accelerators outside a search: a workload evaluated on a template, on given mappings
+or the mapper's (``coexplore accel evaluate``). The hardware + mapping co-design search itself
+runs through the evaluator like every search (:mod:`coexplore.search.codesign`, the agents
+``cbo``, ``bo`` and ``tpe``)."""
 
-from coexplore.accel.problem import CodesignProblem, PointResult
-from coexplore.accel.searchers import SEARCHERS, run_search
+from coexplore.accel.evaluate import evaluate_report
 
-__all__ = ["SEARCHERS", "CodesignProblem", "PointResult", "run_search"]
+__all__ = ["evaluate_report"]

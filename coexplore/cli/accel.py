@@ -11,10 +11,12 @@ from typing import Any
 import yaml
 
 from coexplore.cli.text import render
+from coexplore.config import ConfigError
 from coexplore.platforms.spatial.network import DEFAULT_MAPPER_BUDGET
 from coexplore.workloads import PRESETS
 from coexplore.workloads.suites import WORKLOADS
 
+CODESIGN_ENV = "eyeriss-codesign"  # coexplore.search.codesign's, without importing it here
 NETS = (
     f"a workload ({', '.join(WORKLOADS)}), a network preset ({', '.join(PRESETS)}) "
     "or a network file"
@@ -58,12 +60,19 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         help="search hardware parameters and mappings for the lowest EDP",
         description="Search the template's design space (PE array, scratchpads, buffer, "
         "bandwidth; budget: the template's own area) with every layer mapped by the mapper "
-        "for each design point, and compare with the template as it is.",
+        "for each design point, and compare with the template as it is. The search is the "
+        f"{CODESIGN_ENV} scenario for this template and workload (`coexplore search --env "
+        f"{CODESIGN_ENV}` runs it with any agent): a run directory with the run log, resume, "
+        "W&B and a report.",
     )
     _common(se)
-    from coexplore.accel.searchers import SEARCHERS
-
-    se.add_argument("--search", default="cbo", choices=list(SEARCHERS), help="searcher")
+    se.add_argument(
+        "--search",
+        default="cbo",
+        metavar="AGENT",
+        help="the searcher: cbo (constrained BO), bo, tpe, random, or any agent of "
+        "`coexplore search` (default cbo)",
+    )
     se.add_argument("--budget", type=int, default=50, help="design points to evaluate")
     se.add_argument(
         "--max-latency",
@@ -73,6 +82,12 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         "template as it is), 'none', or cycles (default baseline)",
     )
     se.add_argument("--out", metavar="FILE", help="write the best design's mapping file here")
+    se.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="the search's run directory (default runs/accel-<net>-<search>-s<seed>)",
+    )
+    se.add_argument("--resume", action="store_true", help="continue the search in --run-dir")
     se.set_defaults(func=cmd_search)
 
 
@@ -150,7 +165,7 @@ def _plain(obj: Any) -> Any:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from coexplore.accel.run import evaluate_report
+    from coexplore.accel.evaluate import evaluate_report
     from coexplore.platforms.spatial.network import read_mapping_file
 
     mappings = hardware = None
@@ -186,22 +201,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from coexplore.accel.run import make_problem, search_report
+    from coexplore.search.agents import AGENTS
+    from coexplore.search.codesign import Codesign, codesign_summary
+    from coexplore.search.runner import run_search
 
-    problem, baseline = make_problem(
-        args.template, args.net, args.mapper_budget, args.max_latency, args.batch
-    )
-    bar = None
-    if not args.json and sys.stderr.isatty():
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=args.budget, desc=f"{args.search} search", unit="design")
-        problem.on_price = lambda _p: bar.update(1)
-    try:
-        report = search_report(problem, baseline, args.search, args.budget, args.seed)
-    finally:
-        if bar is not None:
-            bar.close()
+    if args.search not in AGENTS:
+        raise ConfigError("accel search", "--search", f"one of {list(AGENTS)}", args.search)
+    if args.budget < 1:
+        raise ConfigError("accel search", "--budget", "an integer >= 1", args.budget)
+    codesign = Codesign(args.template, args.net, args.batch, args.mapper_budget, args.max_latency)
+    run_dir = args.run_dir or f"runs/accel-{Path(args.net).stem}-{args.search}-s{args.seed}"
+    config, baseline, clock = codesign.config(args.search, args.budget, args.seed, run_dir)
+    quiet = args.json or not sys.stderr.isatty()
+    result = run_search(config, resume=args.resume, progress=not quiet)
+    report = {
+        "template": args.template,
+        "net": args.net,
+        "search": args.search,
+        "seed": args.seed,
+        "budget": args.budget,
+        "mapper_budget": args.mapper_budget,
+        **codesign_summary(result.run_dir, baseline, clock),
+    }
     if args.out and report.get("mapping_file"):
         path = Path(args.out)
         text = (
@@ -216,7 +237,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(
         f"{report['search']} on {report['net']} / {report['template']}: "
         f"{report['evaluations']} design points, {report['invalid_evaluations']} invalid, "
-        f"{report['infeasible_evaluations']} infeasible, {report['wall_s']:.1f} s"
+        f"{report['infeasible_evaluations']} infeasible, {report['wall_s']:.1f} s "
+        f"(run directory {report['out']})"
     )
     print(
         f"baseline (the template as it is): EDP {report['baseline_edp']:.4g} J·cycle, "

@@ -95,7 +95,7 @@ class CandidateEvaluator:
         if mode == "fixed":
             if reference is None:
                 raise ValueError("mode fixed needs the reference architecture")
-            self.fixed = platform.reference(self._build(reference), specs)
+            self.fixed = platform.reference(self.build(reference), specs)
         self.coverage = Coverage.of(space, self._covered(), source)
         self.token_space = TokenSpace(space, self.hardware_space, input_shape[1], self.coverage)
         self.listeners: list[Callable[[CandidateRecord], None]] = []
@@ -130,9 +130,10 @@ class CandidateEvaluator:
         n = len(self.sw_choices)
         tokens = tuple(int(t) for t in tokens)
         arch = self.space.from_tokens(list(tokens[:n]))
-        return self._build(arch, self.hardware_space.decode(list(tokens[n:])), tokens)
+        return self.build(arch, self.hardware_space.decode(list(tokens[n:])), tokens)
 
-    def _build(self, arch: Architecture, choice: Any = None, tokens: tuple = ()) -> Candidate:
+    def build(self, arch: Architecture, choice: Any = None, tokens: tuple = ()) -> Candidate:
+        """The candidate of ``arch`` with hardware ``choice`` (None: the family's own)."""
         network = self.network(arch)
         planned = None
         if self.compression is not None and self.mode != "none":

@@ -73,7 +73,10 @@ class RunLog:
 
 
 def _line(record: CandidateRecord) -> str:
-    return json.dumps(record.to_json(), sort_keys=True) + "\n"
+    """One record as a JSON line, keys in the record's own order: a family's details may be
+    ordered (the spatial family's loops, outer to inner, are a mapping's key order), so sorting
+    them would change what they say."""
+    return json.dumps(record.to_json()) + "\n"
 
 
 def _truncate_partial_line(path: Path) -> None:
