@@ -1,16 +1,19 @@
 """Hardware + mapping co-design of the Eyeriss-like accelerator: cbo against its baselines.
 
-For each workload (ResNet-50, ResNet-18, DQN, the MLP, BERT-base), every searcher of
-:data:`coexplore.accel.SEARCHERS` searches the template's design space (budget: the template's
-own area) for ``--budget`` design points, with ``--seeds`` seeds; each design point's layers are
-mapped by the mapper (``--mapper-budget`` model evaluations per layer). The latency limit is the
-baseline's (a design may not be slower than the template as it is). The best design of each run
-and the baseline are then re-mapped with ``--final-mapper-budget`` evaluations per layer, so the
-final EDPs compare designs rather than the noise of a short mapping search.
+For each workload (ResNet-50, ResNet-18, DQN, the MLP, BERT-base), each of the agents ``bo``,
+``cbo``, ``random`` and ``tpe`` searches the template's design space (budget: the template's own
+area) for ``--budget`` design points, with ``--seeds`` seeds: the ``eyeriss-codesign`` scenario
+for that workload (:class:`coexplore.search.codesign.Codesign`), run by the search runner like
+any search. Each design point's layers are mapped by the mapper (``--mapper-budget`` model
+evaluations per layer). The latency limit is the baseline's (a design may not be slower than the
+template as it is). The best design of each run and the baseline are then re-mapped with
+``--final-mapper-budget`` evaluations per layer, so the final EDPs compare designs rather than
+the noise of a short mapping search.
 
-Every run is kept as JSON under ``--out`` (default ``runs/cbo-codesign``), so the script resumes
-where it stopped; the report ``docs/cbo.md`` (tables, figures in ``docs/cbo_figures/``) is
-written from whatever runs exist. Run from the repository root::
+Every search is a run directory under ``--out`` (default ``runs/cbo-codesign``), with its
+summary as JSON beside it, so the script resumes where it stopped (an interrupted search
+resumes too); the report ``docs/cbo.md`` (tables, figures in ``docs/cbo_figures/``) is written
+from whatever runs exist. Run from the repository root::
 
     .venv/bin/python launch/cbo_codesign.py                 # the docs' settings (about 1.5 h)
     .venv/bin/python launch/cbo_codesign.py --quick         # 2 workloads, 2 seeds, minutes
@@ -25,6 +28,7 @@ import math
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from coexplore.accel import SEARCHERS  # noqa: E402
-from coexplore.accel.run import make_problem, search_report  # noqa: E402
 from coexplore.platforms.spatial.network import map_workload  # noqa: E402
+from coexplore.search.codesign import Codesign, codesign_summary  # noqa: E402
+from coexplore.search.runner import run_search  # noqa: E402
+from coexplore.workloads.suites import load_workload  # noqa: E402
 
 NETS = ("resnet50", "resnet18", "dqn", "mlp", "bert-base")
+SEARCHERS = ("bo", "cbo", "random", "tpe")
 TEMPLATE = "eyeriss-like"
 # The claims of Shi et al. (abstract): EDP lower than hand-tuned systems by these fractions.
 CLAIMS = {"resnet50": 0.18, "dqn": 0.40}
@@ -50,26 +56,18 @@ def final_edp(template, workload, budget: int, seed: int) -> tuple[float, float,
     return result.edp, result.cycles, result.energy_j
 
 
-def run_one(args, net: str, method: str, seed: int, cache: dict) -> dict:
-    if net not in cache:
-        cache.clear()  # one workload at a time: its problem caches every priced design point
-        problem, baseline = make_problem(
-            TEMPLATE,
-            net,
-            args.mapper_budget,
-            "baseline",
-            energy_exponent=args.energy_exponent,
-            dram_bw=args.dram_bw,
-        )
-        cache[net] = (problem, baseline)
-    problem, baseline = cache[net]
-    report = search_report(problem, baseline, method, args.budget, seed)
+def run_one(args, net: str, method: str, seed: int) -> dict:
+    codesign = Codesign(TEMPLATE, net, mapper_budget=args.mapper_budget,
+                        dram_bw=args.dram_bw, energy_exponent=args.energy_exponent)  # fmt: skip
+    run_dir = Path(args.out) / net / f"{method}-s{seed}"
+    config, baseline, clock = codesign.config(method, args.budget, seed, str(run_dir))
+    run_search(config, resume=(run_dir / "run.json").exists(), progress=False, report=False)
+    report = codesign_summary(run_dir, baseline, clock)
     report.pop("mapping_file", None)
-    report.pop("layers", None)
+    report.update(net=net, search=method, seed=seed, budget=args.budget)
     if report["valid"]:
-        indices = [p.choices.index(report["design"][p.name]) for p in problem.space.params]
-        design = problem.space.design(indices)
-        edp, cycles, energy = final_edp(design, problem.workload, args.final_mapper_budget, seed)
+        design = codesign.evaluator().platform.design(report["design"])
+        edp, cycles, energy = final_edp(design, load_workload(net), args.final_mapper_budget, seed)
         report.update(final_edp=edp, final_cycles=cycles, final_energy_j=energy)
     return report
 
@@ -80,7 +78,6 @@ def baseline_finals(args, net: str) -> dict:
     if path.exists():
         return json.loads(path.read_text())
     from coexplore.platforms.spatial.arch import load_template
-    from coexplore.workloads.suites import load_workload
 
     template, workload = load_template(TEMPLATE), load_workload(net)
     if getattr(args, "dram_bw", None) is not None:
@@ -114,7 +111,6 @@ def dram_check(args, net: str, design: dict) -> dict:
         return json.loads(path.read_text())
     from coexplore.platforms.spatial.arch import load_template
     from coexplore.platforms.spatial.space import template_space
-    from coexplore.workloads.suites import load_workload
 
     bw = {"read_bw": DRAM_WORDS_PER_CYCLE, "write_bw": DRAM_WORDS_PER_CYCLE}
     template = load_template(TEMPLATE)
@@ -239,7 +235,8 @@ def write_report(args) -> None:
             )
             curves = np.array([[np.nan if v is None else v / r["baseline_edp"] for v in r["trace"]]
                                for r in rs])  # fmt: skip
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # no seed feasible yet: NaN, not a warning
+                warnings.simplefilter("ignore", RuntimeWarning)
                 mean_curve = np.nanmean(curves, axis=0)
             ax.plot(np.arange(1, len(mean_curve) + 1), mean_curve, label=m)
             invalid = statistics.mean(r["invalid_evaluations"] for r in rs)
@@ -384,7 +381,6 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
-        cache: dict = {}
         for net in args.nets.split(","):
             baseline_finals(args, net)
             for seed in range(args.seeds):
@@ -393,7 +389,7 @@ def main() -> None:
                     if path.exists():
                         continue
                     start = time.perf_counter()
-                    report = run_one(args, net, method, seed, cache)
+                    report = run_one(args, net, method, seed)
                     path.write_text(json.dumps(report, indent=2))
                     ratio = report.get("edp_vs_baseline") or math.nan
                     print(f"{net} {method} seed {seed}: EDP {ratio:.3f}× the baseline (search "

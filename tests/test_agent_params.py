@@ -22,6 +22,9 @@ BAD = {
     "rea": ("population", "many", "0"),
     "random": ("batch_episodes", "1.5", "0"),
     "hsconas": ("crossover", "half", "2"),
+    "cbo": ("initial", "many", "0"),
+    "bo": ("penalty", "big", "0"),
+    "tpe": ("max_repeats", "1.5", "0"),
 }
 
 

@@ -355,7 +355,8 @@ def test_nb201_eyeriss_passes_check_env_and_searches(tmp_path, capsys):
 def test_accel_search_writes_a_mapping_file_that_evaluate_reads_back(tmp_path, capsys):
     out = tmp_path / "best.yaml"
     argv = ["accel", "search", "--net", "dqn", "--search", "random", "--budget", "3",
-            "--mapper-budget", "200", "--out", str(out), "--json"]  # fmt: skip
+            "--mapper-budget", "200", "--out", str(out), "--run-dir", str(tmp_path / "run"),
+            "--json"]  # fmt: skip
     assert main(argv) == 0
     found = json.loads(capsys.readouterr().out)
     for key in ("cycles", "energy_j", "edp", "valid", "evaluations", "invalid_evaluations",

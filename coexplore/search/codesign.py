@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from coexplore.config import ConfigError
+from coexplore.core.evaluator import CandidateEvaluator
 from coexplore.core.record import CandidateRecord
 from coexplore.core.specs import Specs
 from coexplore.platforms.spatial.network import DEFAULT_MAPPER_BUDGET
@@ -66,18 +67,23 @@ class Codesign:
             out.append(f"hardware.space={json.dumps(space)}")
         return out
 
-    def baseline(self) -> tuple[CandidateRecord, float]:
-        """The template as it is, priced as the search prices a design point, and its clock."""
+    def evaluator(self) -> CandidateEvaluator:
+        """The evaluator of this co-design's scenario, without specs (its platform is the
+        configured family: ``platform.design(choice)`` is a design point's template)."""
         data = apply_overrides(
             load_mapping(scenario_path(CODESIGN_ENV)), [*self.hardware_overrides(), "specs={}"]
         )
-        scenario = scenario_from_dict(data, CODESIGN_ENV)
-        evaluator = make_evaluator(scenario)
-        candidate = evaluator.build(scenario.space.sample(None))
+        return make_evaluator(scenario_from_dict(data, CODESIGN_ENV))
+
+    def baseline(self) -> tuple[CandidateRecord, float]:
+        """The template as it is, priced as the search prices a design point, and its clock."""
+        evaluator = self.evaluator()
+        candidate = evaluator.build(evaluator.space.sample(None))
         fast = evaluator.platform.evaluate_fixed(candidate, {}, Specs())
         if fast.metrics is None:
             reasons = "; ".join(f.reason for f in fast.failed_specs)
-            raise ConfigError(self.template, "template", f"a template that runs {self.net}", reasons)
+            allowed = f"a template that runs {self.net}"
+            raise ConfigError(self.template, "template", allowed, reasons)
         record = evaluator.record(candidate, fast, None, evaluator.reward_fn.penalized())
         return record, evaluator.platform.template.clock_hz
 
@@ -103,8 +109,8 @@ class Codesign:
                **kwargs: Any) -> tuple[SearchConfig, CandidateRecord, float]:  # fmt: skip
         """The search of ``budget`` design points by ``agent``, the baseline and the clock."""
         baseline, clock = self.baseline()
-        config = SearchConfig(env=CODESIGN_ENV, agent=agent, episodes=budget, seed=seed, out=out,
-                              overrides=tuple(self.overrides(baseline, clock)), **kwargs)  # fmt: skip
+        overrides = tuple(self.overrides(baseline, clock))
+        config = SearchConfig(CODESIGN_ENV, agent, budget, seed, out, overrides=overrides, **kwargs)
         return config, baseline, clock
 
 
@@ -161,6 +167,7 @@ def codesign_summary(run_dir: str | Path, baseline: CandidateRecord, clock_hz: f
         "latency_s": best.metrics["latency_s"],
         "area_mm2": best.metrics.get("area_mm2"),
         "episode": best.episode,
+        "layers": layers,
         "mapping_file": {
             "template": best.hardware["template"],
             "workload": best.arch,
