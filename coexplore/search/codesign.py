@@ -124,14 +124,20 @@ def _kind(failure: Any) -> str:
 
 
 def codesign_summary(run_dir: str | Path, baseline: CandidateRecord, clock_hz: float) -> dict:
-    """A co-design run as the study reports it: EDP in J·cycle (Timeloop's unit), the
+    """A co-design run as the study reports it: EDP in J·cycle (Timeloop's unit: a pass's
+    energy × its cycles), the
     evaluations over budget (*invalid*) and slower than the limit or unmappable
     (*infeasible*), the best design and the best-so-far EDP after each evaluation."""
-    records = read_records(run_dir)
-    limit = read_run(run_dir)["specs"].get("latency_s", {}).get("max")
+    records, meta = read_records(run_dir), read_run(run_dir)
+    limit = meta["specs"].get("latency_s", {}).get("max")
+    batch = meta["scenario_data"]["hardware"].get("batch", 1)
+
+    def cycles(r: CandidateRecord) -> float:
+        """A pass's cycles, summed from its layers (exact; latency × clock rounds)."""
+        return sum(ly["count"] * ly["cycles"] for ly in r.details["layers"])
 
     def edp_cycles(r: CandidateRecord) -> float:
-        return r.metrics["edp_js"] * clock_hz
+        return r.metrics["energy_j"] * batch * cycles(r)
 
     ok = [r for r in records if r.feasible]
     best = min(ok, key=edp_cycles, default=None)
@@ -147,8 +153,8 @@ def codesign_summary(run_dir: str | Path, baseline: CandidateRecord, clock_hz: f
         "infeasible_evaluations": sum(r.pruned and not _is_invalid(r) for r in records),
         "valid": best is not None,
         "baseline_edp": base_edp,
-        "baseline_cycles": baseline.metrics["latency_s"] * clock_hz,
-        "baseline_energy_j": baseline.metrics["energy_j"],
+        "baseline_cycles": cycles(baseline),
+        "baseline_energy_j": baseline.metrics["energy_j"] * batch,
         "max_cycles": None if limit is None else limit * clock_hz,
         "wall_s": max((r.wall_s or 0.0 for r in records), default=0.0),
         "trace": trace,
@@ -162,8 +168,8 @@ def codesign_summary(run_dir: str | Path, baseline: CandidateRecord, clock_hz: f
         "design": best.choice,
         "edp": edp_cycles(best),
         "edp_vs_baseline": edp_cycles(best) / base_edp,
-        "cycles": best.metrics["latency_s"] * clock_hz,
-        "energy_j": best.metrics["energy_j"],
+        "cycles": cycles(best),
+        "energy_j": best.metrics["energy_j"] * batch,
         "latency_s": best.metrics["latency_s"],
         "area_mm2": best.metrics.get("area_mm2"),
         "episode": best.episode,
