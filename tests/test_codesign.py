@@ -178,3 +178,16 @@ def test_bad_codesign_arguments():
     assert f"specs.latency_s.max={10_000 / clock!r}" in fast.overrides(baseline, clock)
     assert "specs={}" in Codesign(max_latency="none").overrides(baseline, clock)
     assert Specs().bounds == ()
+
+
+def test_the_codesign_scenario_passes_check_env():
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    data = apply_overrides(load_mapping(scenario_path(CODESIGN_ENV)), list(SMALL))
+    env = gym.make(f"coexplore/{CODESIGN_ENV}-v0", scenario=scenario_from_dict(data, "small"))
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped)
+    _, info = env.reset(seed=0)
+    assert env.action_space.n == 4  # the hardware tokens alone: the widest has 4 choices

@@ -21,6 +21,7 @@ from coexplore.core.specs import FAILURE_KINDS, SpecFailure, Specs
 from coexplore.core.tokens import walk
 from coexplore.spaces.base import SearchSpace
 from coexplore.workloads.layer import Network
+from coexplore.workloads.suites import NamedWorkload
 
 
 class CheckError(AssertionError):
@@ -58,7 +59,11 @@ def walk_tokens(choices: Sequence[int], allowed, rng: np.random.Generator) -> li
 def check_space(space: SearchSpace, input_shape=(1, 8, 8), classes: int = 10, n: int = 8) -> None:
     """A search space's tokens, canonical strings, workloads and config are consistent."""
     choices = space.token_choices()
-    _require(bool(choices), "token_choices() is empty: a space needs at least one token")
+    _require(
+        bool(choices) or space.loop_nests,
+        "token_choices() is empty: a space needs at least one token (only a fixed workload, "
+        "loop_nests, has none)",
+    )
     _require(
         all(isinstance(c, int) and c >= 1 for c in choices), "token_choices() must be ints >= 1"
     )
@@ -76,7 +81,11 @@ def check_space(space: SearchSpace, input_shape=(1, 8, 8), classes: int = 10, n:
             f"parse({arch.canonical!r}) does not give the same canonical string back",
         )
         net = arch.network(input_shape, classes)
-        _require(isinstance(net, Network) and len(net) > 0, "network() must give layer workloads")
+        if space.loop_nests:
+            _require(isinstance(net, NamedWorkload), "network() must give a NamedWorkload")
+        else:
+            ok = isinstance(net, Network) and len(net) > 0
+            _require(ok, "network() must give layer workloads")
         if space.electronic:
             _require(net.macs > 0, f"{arch.canonical}: the workloads count no MACs")
 
