@@ -175,6 +175,10 @@ def write_report(args) -> None:
         "the baseline's cycles (known only after evaluation).",
         f"- Final EDPs re-map the best design of each run, and the baseline, with "
         f"{args.final_mapper_budget} evaluations per layer.",
+        "- Each search is the `eyeriss-codesign` scenario for its workload, run by the search "
+        "runner (`coexplore accel search --net NET --search AGENT` runs one): the agents `cbo`, "
+        "`bo`, `tpe` and `random` propose design points to the evaluator, whose fast phase maps "
+        "every layer (the spatial family) and whose reward is −log10(EDP / the baseline's).",
         "- **Baseline** (hand-tuned Eyeriss): the template as it is, each layer mapped within "
         "the row-stationary dataflow; **free mapping**: the same hardware with the dataflow "
         "constraints lifted.",
