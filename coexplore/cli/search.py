@@ -44,7 +44,24 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         help=f"search agent (default: {DEFAULT_AGENT}; see the list below)",
     )
     p.add_argument(
-        "--episodes", type=int, help="candidates to evaluate in all (default: 100)", default=None
+        "--episodes",
+        type=int,
+        help="proposals in all (default: 100, or no limit with --trainings)",
+        default=None,
+    )
+    p.add_argument(
+        "--trainings",
+        type=int,
+        metavar="N",
+        help="distinct trainings in all: candidates sent to the slow phase (pruned ones and "
+        "repeats cost none); the search stops at whichever budget comes first",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        metavar="K",
+        help="stop as converged after K proposals in a row without a new training (default "
+        "1000 with --trainings)",
     )
     p.add_argument("--seed", type=int, help="seed of the agent (default: 0)")
     p.add_argument("--out", help="run directory (default: runs/<scenario>-<agent>-s<seed>)")
@@ -123,6 +140,8 @@ def _config(args: argparse.Namespace):
             env=run["env"],
             agent=run["agent"],
             episodes=args.episodes or run["episodes"],
+            trainings=args.trainings or run.get("trainings"),
+            patience=args.patience or run.get("patience"),
             seed=run["seed"],
             out=out,
             wandb=wandb,
@@ -130,7 +149,9 @@ def _config(args: argparse.Namespace):
     return SearchConfig(
         env=args.env or "digits-fpga",
         agent=args.agent or DEFAULT_AGENT,
-        episodes=args.episodes or 100,
+        episodes=args.episodes or (None if args.trainings else 100),
+        trainings=args.trainings,
+        patience=args.patience,
         seed=args.seed or 0,
         out=args.out,
         agent_params=dict(args.agent_param),
@@ -140,7 +161,7 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from coexplore.search.runner import run_search
+    from coexplore.search.runner import PATIENCE, run_search
 
     config = _config(args)
     try:
@@ -158,6 +179,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json_text(result.to_dict()))
         return 0
     print(counts_line(result.to_dict()) + f" in {result.wall_s:.0f} s")
+    per = result.episodes / result.trainings if result.trainings else float("nan")
+    why = {
+        "converged": f" (no new training in {config.patience or PATIENCE} proposals)",
+        "exhausted": " (the agent had nothing left to propose)",
+    }.get(result.stopped, "")
+    print(f"{result.trainings} trainings, {per:.1f} proposals per training; "
+          f"stopped: {result.stopped}{why}")  # fmt: skip
     print("\n".join(design_lines(result.to_dict()["best"])))
     if result.report is not None:
         print(f"report: {result.run_dir / 'report' / 'README.md'}")

@@ -233,9 +233,16 @@ class CandidateEvaluator:
     def training_key(self, c: Candidate) -> Any:
         """What one training stands for: the architecture, with the hardware choice when the
         oracle trains it (the same training serves every candidate with that key)."""
+        return self._key(c.arch.canonical, c.choice)
+
+    def record_training(self, record: CandidateRecord) -> Any:
+        """The :meth:`training_key` of a record's candidate (a search counts its trainings)."""
+        return self._key(record.arch, record.choice)
+
+    def _key(self, arch: str, choice: Any) -> Any:
         if self.trains_hardware:
-            return c.arch.canonical, json.dumps(c.choice, sort_keys=True)
-        return c.arch.canonical
+            return arch, json.dumps(choice, sort_keys=True)
+        return arch
 
     @property
     def trains_hardware(self) -> bool:

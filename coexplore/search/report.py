@@ -38,6 +38,8 @@ RUN_KEYS = (
     "agent_params",
     "seed",
     "episodes",
+    "trainings",
+    "patience",
     "mode",
     "specs",
     "coexplore_version",
@@ -229,6 +231,14 @@ def render_readme(run: dict[str, Any], summary: dict[str, Any]) -> str:
         ("cache hits", summary["cache_hits"]),
         ("feasible (met the specs, trained)", summary["feasible"]),
     ]
+    if run.get("trainings_done") is not None:  # written by the runner when a search stops
+        done = run["trainings_done"]
+        per = f"{n / done:.1f}" if done else "–"
+        count_rows += [
+            ("distinct trainings (what the search paid for)", done),
+            ("proposals per training", per),
+            ("stopped", run.get("stopped", "–")),
+        ]
     best = summary["best"]
     lines = [
         f"# Search report: {_run_value(run.get('scenario', '?'))}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import pickle
 import secrets
@@ -45,27 +46,44 @@ from coexplore.search.runlog import (
 )
 from coexplore.search.tracking import WandbConfig, WandbTracker
 
+PATIENCE = 1000  # proposals without a new training before a trainings budget stops (converged)
+STOPS = ("episodes", "trainings", "converged", "exhausted")
+
 
 @dataclass(frozen=True)
 class SearchConfig:
+    """``episodes``: proposals in all (None: no limit); ``trainings``: distinct trainings in all
+    (candidates sent to the slow phase; pruned ones and repeats cost none; None: no limit);
+    ``patience``: stop when this many proposals in a row bring no new training (default
+    :data:`PATIENCE` with a trainings budget)."""
+
     env: str = "digits-fpga"  # catalogue name or scenario file
     agent: str = DEFAULT_AGENT
-    episodes: int = 100
+    episodes: int | None = 100
     seed: int = 0
     out: str | None = None  # default: runs/<scenario>-<agent>-s<seed>
     agent_params: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # scenario overrides, "section.field=VALUE"
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
+    trainings: int | None = None
+    patience: int | None = None
+
     def __post_init__(self) -> None:
-        if self.episodes < 1:
-            raise ConfigError("search", "episodes", "an integer >= 1", self.episodes)
+        for name in ("episodes", "trainings", "patience"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise ConfigError("search", name, "an integer >= 1", value)
+        if self.episodes is None and self.trainings is None:
+            raise ConfigError("search", "episodes", "set, or trainings set (a budget)")
 
 
 @dataclass
 class SearchResult:
     run_dir: Path
     episodes: int
+    trainings: int  # distinct trainings the search paid for
+    stopped: str  # what ended it: one of STOPS
     pruned: int
     trained: int
     diverged: int
@@ -102,7 +120,12 @@ class Search:
     def __init__(self, config: SearchConfig, resume: bool = False) -> None:
         self.meta = self._prepare(config, resume)
         self.run_dir = Path(self.meta["out"])
-        self.target = self.meta["episodes"]
+        self.target = self.meta["episodes"] or math.inf
+        self.trainings_target = self.meta.get("trainings") or math.inf
+        patience = self.meta.get("patience")
+        if patience is None and self.meta.get("trainings") is not None:
+            patience = PATIENCE
+        self.patience = patience or math.inf
         # relative output paths of the scenario (a measurement cache) go into the run directory
         self.scenario = replace(run_scenario(self.meta), output_dir=str(self.run_dir))
         self.objectives = self.scenario.objectives
@@ -134,6 +157,11 @@ class Search:
             self.env.load_state_dict(state.get("env", {}))
             self.episode = state["episodes"]
         self._seen = {tuple(r.tokens) for r in self.log.records[: self.episode]}
+        self._trainings: set[Any] = set()
+        self._since_new = 0  # proposals since the last new training
+        for r in self.log.records[: self.episode]:
+            self._count(r)
+        self.stopped = ""
         self._wall_base = self.log.records[-1].wall_s if self.log.records else 0.0
         self._start = time.perf_counter()
         self.tracker = WandbTracker(
@@ -151,11 +179,12 @@ class Search:
                 raise ConfigError(
                     str(out), "--resume", "a run directory of an earlier search"
                 ) from None
-            if config.episodes < meta["episodes"]:
-                raise ConfigError(
-                    str(out), "episodes", f">= the run's {meta['episodes']}", config.episodes
-                )
-            meta["episodes"] = config.episodes
+            for name in ("episodes", "trainings"):
+                value, before = getattr(config, name), meta.get(name)
+                if before is not None and (value is None or value < before):
+                    raise ConfigError(str(out), name, f">= the run's {before}", value)
+                meta[name] = value
+            meta["patience"] = config.patience
         else:
             if (out / CANDIDATES_FILE).exists() or (out / RUN_FILE).exists():
                 raise ConfigError(
@@ -181,6 +210,8 @@ class Search:
                 "agent_params": params,
                 "seed": config.seed,
                 "episodes": config.episodes,
+                "trainings": config.trainings,
+                "patience": config.patience,
                 "mode": "sequential",
                 "specs": scenario.specs.to_dict(),
                 "wandb_id": secrets.token_hex(4),
@@ -196,9 +227,19 @@ class Search:
         return {k: v for k, v in self.meta.items() if k not in ("scenario_data", "wandb_id")}
 
     # --- episodes ------------------------------------------------------------------------------
+    def _count(self, record: CandidateRecord) -> None:
+        """Count ``record``'s training if it is a new one (pruned candidates train nothing)."""
+        key = None if record.pruned else self.env.evaluator.record_training(record)
+        if key is not None and key not in self._trainings:
+            self._trainings.add(key)
+            self._since_new = 0
+        else:
+            self._since_new += 1
+
     def _on_record(self, evaluated: CandidateRecord) -> None:
         i = self.episode
         self.episode += 1
+        self._count(evaluated)
         if i < len(self.log.records):  # replaying the episodes after the checkpoint
             if self.log.records[i].tokens == evaluated.tokens:
                 self._seen.add(tuple(evaluated.tokens))
@@ -212,6 +253,7 @@ class Search:
         stats = summarize(self.log.records, self.objectives)
         if self.tracker.active:
             progress = {k: v for k, v in stats.items() if k != "best"}
+            progress["trainings"] = len(self._trainings)
             for metric in self.objectives:
                 reference = hv_reference(metric, self.scenario.specs)
                 progress[f"hypervolume_{metric}"] = hypervolume(self.log.records, metric, reference)
@@ -228,12 +270,23 @@ class Search:
         }
         _write_atomic(self.run_dir / CHECKPOINT_FILE, pickle.dumps(state))
 
+    def _stop(self) -> bool:
+        """Whether the search stops now; ``stopped`` says why (one of :data:`STOPS`)."""
+        if not self.stopped:
+            if self.episode >= self.target:
+                self.stopped = "episodes"
+            elif len(self._trainings) >= self.trainings_target:
+                self.stopped = "trainings"
+            elif self._since_new >= self.patience:
+                self.stopped = "converged"
+        return bool(self.stopped)
+
     def run(self, progress: bool = True, report: bool = True) -> SearchResult:
         from tqdm.auto import tqdm
 
         done = len(self.log.records)
         with tqdm(
-            total=self.target,
+            total=self.target if math.isfinite(self.target) else None,
             initial=done,
             desc=f"{self.meta['agent']} on {self.meta['scenario']}",
             unit="cand",
@@ -244,9 +297,18 @@ class Search:
                 tqdm.write(f"note: {self.env.coverage.statement()}", file=sys.stderr)
             stats = summarize(self.log.records, self.objectives)
             self._bar.set_postfix(_postfix(stats, self.objectives))
-            while self.episode < self.target:
-                self.agent.run(self.target - self.episode)
+            while not self._stop():
+                before = self.episode
+                # never more episodes than any budget has left: an episode brings at most one
+                # training and, without one, moves one step nearer the converged stop
+                left = min(self.target - self.episode, self.trainings_target - len(self._trainings),
+                           self.patience - self._since_new)  # fmt: skip
+                self.agent.run(int(left) if math.isfinite(left) else PATIENCE)
                 self._checkpoint()
+                if self.episode == before:  # an agent that has nothing left to propose
+                    self.stopped = "exhausted"
+        self.meta.update(stopped=self.stopped, trainings_done=len(self._trainings))
+        _write_atomic(self.run_dir / RUN_FILE, json.dumps(self.meta, indent=2).encode())
         self._bar = None
         self.log.close()
         self.env.close()
@@ -264,6 +326,8 @@ class Search:
         return SearchResult(
             run_dir=self.run_dir,
             episodes=stats["episodes"],
+            trainings=len(self._trainings),
+            stopped=self.stopped,
             pruned=stats["pruned"],
             trained=stats["trained"],
             diverged=stats["diverged"],
@@ -293,8 +357,19 @@ def _postfix(stats: dict[str, Any], objectives: tuple[str, ...]) -> dict[str, st
 def run_search(
     config: SearchConfig, resume: bool = False, progress: bool = True, report: bool = True
 ) -> SearchResult:
-    """Run (or continue) a search to ``config.episodes`` candidates; see :class:`Search`."""
+    """Run (or continue) a search until its budget is spent (``config.episodes`` proposals,
+    ``config.trainings`` trainings) or it has converged; see :class:`Search`."""
     return Search(config, resume).run(progress=progress, report=report)
+
+
+def _finished(out: Path, config: SearchConfig) -> bool:
+    """Whether the run in ``out`` has spent ``config``'s budget (or stopped for good)."""
+    meta = read_run(out)
+    if config.trainings is None:
+        return len(read_records(out)) >= (config.episodes or 0)
+    if meta.get("trainings") != config.trainings or meta.get("episodes") != config.episodes:
+        return False
+    return meta.get("stopped") in STOPS
 
 
 def ensure_run(config: SearchConfig, progress: bool = True, report: bool = True) -> Path:
@@ -305,6 +380,6 @@ def ensure_run(config: SearchConfig, progress: bool = True, report: bool = True)
     config = replace(config, out=str(out))
     if not (out / RUN_FILE).exists():
         run_search(config, progress=progress, report=report)
-    elif len(read_records(out)) < config.episodes:
+    elif not _finished(out, config):
         run_search(config, resume=True, progress=progress, report=report)
     return out
