@@ -25,6 +25,7 @@ BAD = {
     "cbo": ("initial", "many", "0"),
     "bo": ("penalty", "big", "0"),
     "tpe": ("max_repeats", "1.5", "0"),
+    "local": ("max_neighbours", "many", "0"),
 }
 
 

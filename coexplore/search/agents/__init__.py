@@ -1,10 +1,10 @@
 """Search agents by name: SB3 ``ppo`` (default), ``a2c``; sb3-contrib ``maskable-ppo``,
 ``recurrent-ppo``; the paper's ``reinforce`` controller; ``rea`` (regularised evolution);
-``random``; ``hsconas`` (HSCoNAS's multi-objective evolution with channel scaling and space
-shrinking); ``cbo`` (constrained Bayesian optimisation), ``bo`` and ``tpe`` (its penalty
-baselines) for spaces small enough to list, such as a template's design space. Adding one is a
-class (:class:`Agent`; :class:`PopulationAgent` for one that proposes whole candidates to the
-evaluator) plus one entry here.
+``random``; ``local`` (local search, White et al. 2021); ``hsconas`` (HSCoNAS's multi-objective
+evolution with channel scaling and space shrinking); ``cbo`` (constrained Bayesian
+optimisation), ``bo`` and ``tpe`` (its penalty baselines) for spaces small enough to list, such
+as a template's design space. Adding one is a class (:class:`Agent`; :class:`PopulationAgent`
+for one that proposes whole candidates to the evaluator) plus one entry here.
 
 The classes load at their first use (most import torch or stable-baselines3), so the names are
 known without them: ``coexplore search --help`` lists the agents without importing torch.
@@ -31,6 +31,7 @@ for _name, _target in {
     "rea": "evolution:RegularizedEvolutionAgent",
     "hsconas": "hsconas:HSCoNASAgent",
     "random": "random_search:RandomAgent",
+    "local": "local_search:LocalSearchAgent",
     "cbo": "bayes:ConstrainedBO",
     "bo": "bayes:PenaltyBO",
     "tpe": "bayes:TPE",
