@@ -3,20 +3,9 @@
 import pickle
 
 import numpy as np
-from toy_envs import Tokens
+from toy_envs import Tokens, episodes_to_optimum
 
 from coexplore.search.agents import make_agent
-
-
-def episodes_to_optimum(name, seed, cap=3000, **params):
-    env = Tokens()
-    agent = make_agent(name, env, seed=seed, **params)
-    while len(env.proposals) < cap:
-        agent.run(cap - len(env.proposals))
-        hits = [i for i, (_, r) in enumerate(env.proposals) if r == 1.0]
-        if hits:
-            return hits[0] + 1
-    return cap
 
 
 def test_local_search_finds_the_optimum_much_sooner_than_random():

@@ -4,7 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
-from toy_envs import Tokens
+from toy_envs import Tokens, episodes_to_optimum
 
 from coexplore.config import ConfigError
 from coexplore.search.agents import make_agent
@@ -14,17 +14,6 @@ def run_until(agent, env, episodes):
     while len(env.proposals) < episodes:
         assert agent.run(episodes - len(env.proposals)) >= 1
     return env.proposals
-
-
-def episodes_to_optimum(name, seed, cap=3000, **params):
-    env = Tokens()
-    agent = make_agent(name, env, seed=seed, **params)
-    while len(env.proposals) < cap:
-        agent.run(cap - len(env.proposals))
-        hits = [i for i, (_, r) in enumerate(env.proposals) if r == 1.0]
-        if hits:
-            return hits[0] + 1
-    return cap
 
 
 def test_rea_finds_the_optimum_much_sooner_than_random():

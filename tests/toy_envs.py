@@ -109,3 +109,18 @@ class Tokens(gym.Env):
     def end_batch(self):
         rewards, self.pending = self.pending or [], None
         return rewards
+
+
+def episodes_to_optimum(name, seed, cap=3000, **params):
+    """Proposals until agent ``name`` first proposes the optimum of :class:`Tokens` (``cap``
+    when it never does)."""
+    from coexplore.search.agents import make_agent
+
+    env = Tokens()
+    agent = make_agent(name, env, seed=seed, **params)
+    while len(env.proposals) < cap:
+        agent.run(cap - len(env.proposals))
+        hits = [i for i, (_, r) in enumerate(env.proposals) if r == 1.0]
+        if hits:
+            return hits[0] + 1
+    return cap

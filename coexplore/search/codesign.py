@@ -116,11 +116,7 @@ class Codesign:
 
 def _is_invalid(record: CandidateRecord) -> bool:
     """Over the silicon budget: a constraint known before evaluating, so never priced."""
-    return any(_kind(f) == "budget" for f in record.failed_specs)
-
-
-def _kind(failure: Any) -> str:
-    return failure["kind"] if isinstance(failure, dict) else failure.kind
+    return any(f.kind == "budget" for f in record.failed_specs)
 
 
 def codesign_summary(run_dir: str | Path, baseline: CandidateRecord, clock_hz: float) -> dict:

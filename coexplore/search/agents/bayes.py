@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,12 @@ class _Bayes(_Listed):
     defaults = {**_Listed.defaults, "initial": 8}
     limits = {**_Listed.limits, "initial": AT_LEAST_ONE}
 
+    @cached_property
+    def inputs(self) -> np.ndarray:
+        """The candidates as GP inputs: token indices scaled to [0, 1]."""
+        scale = np.array([max(1, n - 1) for n in self.token_space.choices], float)
+        return self.candidates / scale
+
     def next_tokens(self) -> list[int]:
         import torch
 
@@ -172,8 +179,7 @@ class _Bayes(_Listed):
         left = np.flatnonzero(remaining)
         if len(self.points) < self.params["initial"]:
             return [int(v) for v in self.candidates[int(self.rng.choice(left))]]
-        scale = np.array([max(1, n - 1) for n in self.token_space.choices], float)
-        x = self.candidates / scale
+        x = self.inputs
         acq = self.acquisition(x[seen])
         return [int(v) for v in self.candidates[left[_argmax(acq, x[left])]]]
 
@@ -242,6 +248,7 @@ class TPE(_Listed):
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
         super().__init__(env, seed, **params)
         self.told: list[tuple[tuple[int, ...], float]] = []  # every suggestion and its loss
+        self._tpe = None  # hyperopt's domain, trials and names, built at the first suggestion
 
     def _loss(self, tokens: tuple[int, ...]) -> float:
         """The loss of an evaluated candidate now: −objective, or the penalty."""
@@ -266,14 +273,27 @@ class TPE(_Listed):
         return done
 
     def _suggest(self) -> tuple[int, ...]:
-        from hyperopt import JOB_STATE_DONE, STATUS_OK, Domain, Trials, hp, tpe
+        from hyperopt import tpe
 
-        choices = self.token_space.choices
-        names = [f"t{i}" for i in range(len(choices))]
-        space = {k: hp.choice(k, list(range(n))) for k, n in zip(names, choices, strict=True)}
-        domain = Domain(lambda _: {"loss": 0.0, "status": STATUS_OK}, space)
-        trials = Trials()
-        for tid, (tokens, loss) in enumerate(self.told):
+        domain, trials, names = self._hyperopt()
+        seed = int(self.rng.integers(2**31 - 1))
+        (doc,) = tpe.suggest([len(self.told)], domain, trials, seed)
+        return tuple(int(doc["misc"]["vals"][k][0]) for k in names)
+
+    def _hyperopt(self):
+        """hyperopt's domain and trials, the trials holding every suggestion told so far (built
+        once, then extended: a restored agent rebuilds them from ``told``)."""
+        from hyperopt import JOB_STATE_DONE, STATUS_OK, Domain, Trials, hp
+
+        if self._tpe is None:
+            choices = self.token_space.choices
+            names = [f"t{i}" for i in range(len(choices))]
+            space = {k: hp.choice(k, list(range(n))) for k, n in zip(names, choices, strict=True)}
+            domain = Domain(lambda _: {"loss": 0.0, "status": STATUS_OK}, space)
+            self._tpe = (domain, Trials(), names)
+        domain, trials, names = self._tpe
+        for tid in range(len(trials.trials), len(self.told)):
+            tokens, loss = self.told[tid]
             misc = {"tid": tid, "cmd": domain.cmd, "workdir": None,
                     "idxs": {k: [tid] for k in names},
                     "vals": {k: [v] for k, v in zip(names, tokens, strict=True)}}  # fmt: skip
@@ -282,13 +302,11 @@ class TPE(_Listed):
             doc["state"] = JOB_STATE_DONE
             trials.insert_trial_docs([doc])
         trials.refresh()
-        seed = int(self.rng.integers(2**31 - 1))
-        (doc,) = tpe.suggest([len(self.told)], domain, trials, seed)
-        return tuple(int(doc["misc"]["vals"][k][0]) for k in names)
+        return self._tpe
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "told": list(self.told)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.told = list(state["told"])
+        self.told, self._tpe = list(state["told"]), None
