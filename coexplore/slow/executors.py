@@ -333,6 +333,7 @@ class RayExecutor(_Base):
     process's extra ``sys.path`` entries, as spawned pool workers do. Each task takes one
     CPU and runs with ``threads`` torch threads (default: this machine's cores // workers;
     a local cluster's ``workers`` default to cores, or cores // threads).
+    A failed task is raised once the tasks submitted with it have ended (none is cancelled).
     Ray is shut down on ``close`` only if this executor initialised it; a local Ray it
     started is then stopped for good: processes still running after a grace period are
     killed, and so are those of a failed start. A local Ray also ends with this process
@@ -405,9 +406,12 @@ class RayExecutor(_Base):
             try:
                 results.append(ray.get(ref))
             except Exception as exc:
-                for rest in refs[i + 1 :]:
-                    with contextlib.suppress(Exception):  # already finished: nothing to cancel
-                        ray.cancel(rest)
+                # The other tasks run to their end rather than being cancelled: Ray's cancel
+                # races with a task that is just finishing and then ends the driver
+                # ("Tried to complete task that was not pending", ray-project/ray#54846).
+                rest = refs[i + 1 :]
+                if rest:
+                    ray.wait(rest, num_returns=len(rest), fetch_local=False)
                 cause = exc
                 if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause is not None:
                     cause = exc.cause
