@@ -121,11 +121,17 @@ def better(metric: str, a: float, b: float) -> bool:
 
 def best_value(records: Iterable[CandidateRecord], metric: str) -> float | None:
     """The best value of ``metric`` among the feasible records."""
-    values = [r.metric(metric) for r in records if r.feasible]
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return max(values) if METRIC_INFO[metric].maximize else min(values)
+    best = None
+    for r in records:
+        best = _better_value(metric, best, r)
+    return best
+
+
+def _better_value(metric: str, best: float | None, record: CandidateRecord) -> float | None:
+    value = record.metric(metric) if record.feasible else None
+    if value is None or (best is not None and not better(metric, value, best)):
+        return best
+    return value
 
 
 def best_candidate(
@@ -136,14 +142,22 @@ def best_candidate(
     candidate met the specs."""
     best = None
     for r in records:
-        if not r.feasible:
-            continue
-        if best is None or _accuracy(r) > _accuracy(best):
-            best = r
-        elif _accuracy(r) == _accuracy(best):
-            value, incumbent = r.metric(objective), best.metric(objective)
-            if value is not None and (incumbent is None or better(objective, value, incumbent)):
-                best = r
+        best = _better_candidate(objective, best, r)
+    return best
+
+
+def _better_candidate(
+    objective: str, best: CandidateRecord | None, r: CandidateRecord
+) -> CandidateRecord | None:
+    """``best`` after seeing ``r`` (one step of :func:`best_candidate`)."""
+    if not r.feasible:
+        return best
+    if best is None or _accuracy(r) > _accuracy(best):
+        return r
+    if _accuracy(r) == _accuracy(best):
+        value, incumbent = r.metric(objective), best.metric(objective)
+        if value is not None and (incumbent is None or better(objective, value, incumbent)):
+            return r
     return best
 
 
@@ -167,25 +181,52 @@ def run_scenario(meta: dict[str, Any]):
     return scenario_from_dict(meta["scenario_data"], meta["scenario_source"])
 
 
+class Summary:
+    """Counts and running figures of a search, kept up to date one record at a time (what
+    the progress bar, W&B and reports show): :meth:`stats` after :meth:`add` of each record
+    equals :func:`summarize` of them all, at a constant cost per record."""
+
+    def __init__(self, objectives: tuple[str, ...] = ("throughput_fps",)) -> None:
+        self.objectives = tuple(objectives)
+        self._tie = objectives[0] if objectives else "throughput_fps"
+        self.counts = dict.fromkeys(("episodes", "pruned", "trained", "diverged", "cache_hits",
+                                     "feasible"), 0)  # fmt: skip
+        self.wall_s = 0.0
+        self.best: CandidateRecord | None = None
+        self.values: dict[str, float | None] = dict.fromkeys(self.objectives)
+
+    def add(self, r: CandidateRecord) -> None:
+        c = self.counts
+        c["episodes"] += 1
+        c["pruned"] += r.pruned
+        if not r.pruned:
+            c["trained"] += 1
+            c["diverged"] += r.diverged
+            c["cache_hits"] += r.cache_hit
+        c["feasible"] += r.feasible
+        self.wall_s = max(self.wall_s, r.wall_s or 0.0)
+        self.best = _better_candidate(self._tie, self.best, r)
+        for m in self.objectives:
+            self.values[m] = _better_value(m, self.values[m], r)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **self.counts,
+            "wall_s": self.wall_s,
+            "best_val_acc": None if self.best is None else self.best.val_acc,
+            **{f"best_{m}": v for m, v in self.values.items()},
+            "best": self.best,
+        }
+
+
 def summarize(
     records: list[CandidateRecord], objectives: tuple[str, ...] = ("throughput_fps",)
 ) -> dict[str, Any]:
     """Counts and running figures of a search: what the progress bar, W&B and reports show."""
-    trained = [r for r in records if not r.pruned]
-    ok = [r for r in records if r.feasible]
-    best = best_candidate(ok, objectives[0]) if objectives else best_candidate(ok)
-    return {
-        "episodes": len(records),
-        "pruned": len(records) - len(trained),
-        "trained": len(trained),
-        "diverged": sum(r.diverged for r in trained),
-        "cache_hits": sum(r.cache_hit for r in trained),
-        "feasible": len(ok),
-        "wall_s": max((r.wall_s or 0.0 for r in records), default=0.0),
-        "best_val_acc": None if best is None else best.val_acc,
-        **{f"best_{m}": best_value(ok, m) for m in objectives},
-        "best": best,
-    }
+    summary = Summary(objectives)
+    for r in records:
+        summary.add(r)
+    return summary.stats()
 
 
 def record_differences(

@@ -39,14 +39,15 @@ from coexplore.search.runlog import (
     CHECKPOINT_FILE,
     RUN_FILE,
     RunLog,
+    Summary,
     read_records,
     read_run,
     run_scenario,
-    summarize,
 )
 from coexplore.search.tracking import WandbConfig, WandbTracker
 
 PATIENCE = 1000  # proposals without a new training before a trainings budget stops (converged)
+CHECKPOINT_S = 1.0  # at most one checkpoint per this many seconds (and one at the end)
 STOPS = ("episodes", "trainings", "converged", "exhausted")
 
 
@@ -162,6 +163,8 @@ class Search:
         for r in self.log.records[: self.episode]:
             self._count(r)
         self.stopped = ""
+        self._summary = self._summarize(self.log.records)
+        self._last_checkpoint = -math.inf
         self._wall_base = self.log.records[-1].wall_s if self.log.records else 0.0
         self._start = time.perf_counter()
         self.tracker = WandbTracker(
@@ -245,12 +248,14 @@ class Search:
                 self._seen.add(tuple(evaluated.tokens))
                 return
             self.log.truncate(i)  # the agent went another way: the log follows it from here
+            self._summary = self._summarize(self.log.records)
         wall = self._wall_base + time.perf_counter() - self._start
         key = tuple(evaluated.tokens)
         record = evaluated.proposal(i, wall, repeat=key in self._seen)  # repeat: from memory
         self._seen.add(key)
         self.log.append(record)
-        stats = summarize(self.log.records, self.objectives)
+        self._summary.add(record)
+        stats = self._summary.stats()
         if self.tracker.active:
             progress = {k: v for k, v in stats.items() if k != "best"}
             progress["trainings"] = len(self._trainings)
@@ -262,7 +267,20 @@ class Search:
             self._bar.set_postfix(_postfix(stats, self.objectives), refresh=False)
             self._bar.update(1)
 
-    def _checkpoint(self) -> None:
+    def _summarize(self, records: list[CandidateRecord]) -> Summary:
+        summary = Summary(self.objectives)
+        for r in records:
+            summary.add(r)
+        return summary
+
+    def _checkpoint(self, force: bool = False) -> None:
+        """Save the agent's and env's state, at most every :data:`CHECKPOINT_S` seconds
+        unless ``force``d: a resumed run replays the episodes logged after it, so a later
+        checkpoint saves time, never results."""
+        now = time.perf_counter()
+        if not force and now - self._last_checkpoint < CHECKPOINT_S:
+            return
+        self._last_checkpoint = now
         state = {
             "episodes": self.episode,
             "agent": self.agent.state_dict(),
@@ -295,8 +313,7 @@ class Search:
         ) as self._bar:
             if self.env.coverage is not None:  # said even with --quiet: it shapes the search
                 tqdm.write(f"note: {self.env.coverage.statement()}", file=sys.stderr)
-            stats = summarize(self.log.records, self.objectives)
-            self._bar.set_postfix(_postfix(stats, self.objectives))
+            self._bar.set_postfix(_postfix(self._summary.stats(), self.objectives))
             while not self._stop():
                 before = self.episode
                 # never more episodes than any budget has left: an episode brings at most one
@@ -307,6 +324,7 @@ class Search:
                 self._checkpoint()
                 if self.episode == before:  # an agent that has nothing left to propose
                     self.stopped = "exhausted"
+            self._checkpoint(force=True)
         self.meta.update(stopped=self.stopped, trainings_done=len(self._trainings))
         _write_atomic(self.run_dir / RUN_FILE, json.dumps(self.meta, indent=2).encode())
         self._bar = None
@@ -322,7 +340,7 @@ class Search:
             self.log.records, self.objectives, {k: p for k, p in plots.items() if p.exists()}
         )
         self.tracker.finish()
-        stats = summarize(self.log.records, self.objectives)
+        stats = self._summary.stats()
         return SearchResult(
             run_dir=self.run_dir,
             episodes=stats["episodes"],
