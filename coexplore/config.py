@@ -136,3 +136,17 @@ def rebase_outputs(options: Any, base: str | Path | None) -> Any:
         if output and not Path(value).is_absolute():
             changes[f.name] = None if base is None else str(Path(base) / value)
     return dataclasses.replace(options, **changes) if changes else options
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` (dicts, lists, tuples, numbers, numpy scalars) as standard JSON takes it: a
+    NaN or infinite number (an accuracy not measured) becomes None, a tuple a list."""
+    if hasattr(value, "item") and not isinstance(value, list | dict | tuple):
+        value = value.item()  # a numpy scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

@@ -200,21 +200,34 @@ def test_sb3_agents_learn_on_the_env(algo, tmp_path, monkeypatch):
 
 
 def test_custom_agent_example_runs(tmp_path):
-    """launch/custom_agent.py: the documented bring-your-own-agent example keeps working."""
+    """launch/custom_agent.py: the documented bring-your-own-agent example benchmarks its agent
+    against random search (two processes), and `coexplore search` runs it by file path."""
+    import json
     import subprocess
     import sys
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "launch" / "custom_agent.py"
     out = subprocess.run(
-        [sys.executable, str(script), "--episodes", "2"],
+        [sys.executable, str(script), "--seeds", "2", "--trainings", "6", "--out", "b"],
         capture_output=True,
         text=True,
         check=True,
-        timeout=300,
+        timeout=600,
         cwd=tmp_path,
     ).stdout
-    assert "episode   1" in out and "best:" in out
+    assert "custom_agent.py:SoftmaxPolicy: best" in out and "against random:" in out
+    assert (tmp_path / "b" / "benchmark.md").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "coexplore.cli.main", "search", "--env", "nb201-table",
+         "--agent", f"{script}:SoftmaxPolicy", "--agent-param", "learning_rate=0.2",
+         "--trainings", "5", "--out", "s", "--json", "--quiet", "--no-report",
+         "--wandb-mode", "disabled"],
+        capture_output=True, text=True, check=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert json.loads(done.stdout)["trainings"] == 5
+    meta = json.loads((tmp_path / "s" / "run.json").read_text())
+    assert meta["agent_params"] == {"learning_rate": 0.2}
 
 
 # --- the baselines' settings: fixed hardware, no hardware, no pruning ---------------------------

@@ -46,6 +46,10 @@ COMMANDS = {
         "coexplore.cli.search",
         "co-explore networks and hardware on a scenario (any platform family) with an agent",
     ),
+    "benchmark": (
+        "coexplore.cli.benchmark",
+        "agents x scenarios x seeds at equal trainings: anytime curves, regret, tests vs random",
+    ),
     "report": (
         "coexplore.cli.report",
         "write the report of a search run (Pareto plots, top candidates, README.md)",

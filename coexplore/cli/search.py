@@ -39,9 +39,9 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--env", help="scenario name (see `coexplore envs`) or scenario YAML file")
     p.add_argument(
         "--agent",
-        choices=list(AGENTS),
         metavar="AGENT",
-        help=f"search agent (default: {DEFAULT_AGENT}; see the list below)",
+        help=f"search agent (default: {DEFAULT_AGENT}; see the list below), or your own by "
+        "import path: my_pkg.my_agent:MyAgent or path/to/agent.py:MyAgent",
     )
     p.add_argument(
         "--episodes",

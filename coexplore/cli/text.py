@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
+
+from coexplore.config import json_safe
 
 
 def json_text(obj: Any) -> str:
     """``obj`` as standard JSON: a NaN or infinite number (an accuracy not measured, a table's
     missing test accuracy) becomes null, which every JSON reader takes."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [plain(v) for v in value]
-        return value
-
-    return json.dumps(plain(json.loads(json.dumps(obj, default=str))), indent=2)
+    return json.dumps(json_safe(json.loads(json.dumps(obj, default=str))), indent=2)
 
 
 def fmt(value: object) -> str:

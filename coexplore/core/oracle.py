@@ -68,6 +68,8 @@ class AccuracyOracle(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[str]] = frozenset()
     measures_accuracy: ClassVar[bool] = True
+    # an answer is looked up, not trained: a whole space may be evaluated (a known optimum)
+    lookup: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -31,7 +31,7 @@ from coexplore.core.metrics import METRIC_INFO, format_metric
 from coexplore.core.record import CandidateRecord
 from coexplore.env.environment import CoExploreEnv
 from coexplore.scenario import apply_overrides, make_evaluator, scenario_from_dict, scenario_path
-from coexplore.search.agents import AGENTS, DEFAULT_AGENT, check_agent_sections, make_agent
+from coexplore.search.agents import DEFAULT_AGENT, agent_class, check_agent_sections, make_agent
 from coexplore.search.pareto import hv_reference, hypervolume
 from coexplore.search.runlog import (
     CACHE_FILE,
@@ -159,9 +159,10 @@ class Search:
             self.episode = state["episodes"]
         self._seen = {tuple(r.tokens) for r in self.log.records[: self.episode]}
         self._trainings: set[Any] = set()
+        self._training_episodes: list[int] = []  # the episode of each new training, in order
         self._since_new = 0  # proposals since the last new training
-        for r in self.log.records[: self.episode]:
-            self._count(r)
+        for i, r in enumerate(self.log.records[: self.episode]):
+            self._count(r, i)
         self.stopped = ""
         self._summary = self._summarize(self.log.records)
         self._last_checkpoint = -math.inf
@@ -201,7 +202,7 @@ class Search:
             params = {**scenario.agents.get(config.agent, {}), **config.agent_params}
             # before the run directory exists: a bad parameter leaves nothing behind
             check_agent_sections(scenario.agents, str(path))
-            AGENTS.get(config.agent).check_params(params)
+            agent_class(config.agent).check_params(params)
             meta = {
                 "env": config.env,
                 "scenario": scenario.name,
@@ -227,14 +228,16 @@ class Search:
         return meta
 
     def _public_meta(self) -> dict[str, Any]:
-        return {k: v for k, v in self.meta.items() if k not in ("scenario_data", "wandb_id")}
+        hidden = ("scenario_data", "wandb_id", "training_episodes")
+        return {k: v for k, v in self.meta.items() if k not in hidden}
 
     # --- episodes ------------------------------------------------------------------------------
-    def _count(self, record: CandidateRecord) -> None:
+    def _count(self, record: CandidateRecord, episode: int) -> None:
         """Count ``record``'s training if it is a new one (pruned candidates train nothing)."""
         key = None if record.pruned else self.env.evaluator.record_training(record)
         if key is not None and key not in self._trainings:
             self._trainings.add(key)
+            self._training_episodes.append(episode)
             self._since_new = 0
         else:
             self._since_new += 1
@@ -242,7 +245,7 @@ class Search:
     def _on_record(self, evaluated: CandidateRecord) -> None:
         i = self.episode
         self.episode += 1
-        self._count(evaluated)
+        self._count(evaluated, i)
         if i < len(self.log.records):  # replaying the episodes after the checkpoint
             if self.log.records[i].tokens == evaluated.tokens:
                 self._seen.add(tuple(evaluated.tokens))
@@ -325,7 +328,11 @@ class Search:
                 if self.episode == before:  # an agent that has nothing left to propose
                     self.stopped = "exhausted"
             self._checkpoint(force=True)
-        self.meta.update(stopped=self.stopped, trainings_done=len(self._trainings))
+        self.meta.update(
+            stopped=self.stopped,
+            trainings_done=len(self._trainings),
+            training_episodes=self._training_episodes,
+        )
         _write_atomic(self.run_dir / RUN_FILE, json.dumps(self.meta, indent=2).encode())
         self._bar = None
         self.log.close()

@@ -185,6 +185,7 @@ class TableOracle(AccuracyOracle):
     """
 
     name = "table"
+    lookup = True
 
     def __init__(self, table: str | Path, arch_column: str = "arch") -> None:
         from coexplore.tables import ACCURACY_TABLES

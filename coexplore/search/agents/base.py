@@ -199,7 +199,7 @@ class Agent(ABC):
         """Reject an unknown hyperparameter, a wrong type or a value out of range with a
         :class:`ConfigError` naming it and what it allows: the runner calls this before it
         makes a run directory, so a bad value never gets as far as the algorithm."""
-        source = source or f"agent {cls.name}"
+        source = source or f"agent {getattr(cls, 'name', cls.__name__)}"
         check_mapping(params, cls.param_specs(), source)
         cls.check_together({**cls.defaults, **params}, source)
 
