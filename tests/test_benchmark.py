@@ -106,6 +106,16 @@ def test_known_optimum_matches_the_tables(optima):
     assert len(list(optima.glob("nb201-table-*.json"))) == 1
 
 
+def test_known_optimum_in_slices_over_processes(optima, tmp_path):
+    """The candidates evaluated in slices by two worker processes give the same optimum and
+    hypervolume as one process (each candidate's evaluation is seeded by itself)."""
+    from coexplore.slow.executors import make_executor
+
+    with make_executor("process", workers=2) as ex:
+        parallel = known_optimum("nb201-table", (), tmp_path, ex)
+    assert parallel == json.loads(json.dumps(known_optimum("nb201-table", (), optima)))
+
+
 def test_a_trained_scenario_has_no_known_optimum(tmp_path):
     assert known_optimum("digits-fpga", (), tmp_path) is None
 

@@ -32,6 +32,13 @@ def test_a_trainings_budget_counts_distinct_trainings(tmp_path):
     assert len(trained_archs(records[:-1])) == 11  # it stops at the training that fills it
     meta = read_run(tmp_path / "run")
     assert (meta["trainings"], meta["trainings_done"], meta["stopped"]) == (12, 12, "trainings")
+    # the episode of each new training, in order: the anytime curve of a benchmark reads them
+    firsts, seen = [], set()
+    for i, r in enumerate(records):
+        if not r.pruned and r.arch not in seen:
+            firsts.append(i)
+            seen.add(r.arch)
+    assert meta["training_episodes"] == firsts
 
 
 def test_whichever_budget_comes_first_stops_the_search(tmp_path):
@@ -46,6 +53,8 @@ def test_raising_the_trainings_budget_resumes_to_the_same_search(tmp_path):
     a, b = read_records(tmp_path / "whole"), read_records(tmp_path / "part")
     assert [r.tokens for r in a] == [r.tokens for r in b]
     assert (part.trainings, part.stopped) == (whole.trainings, whole.stopped) == (20, "trainings")
+    episodes = [read_run(tmp_path / d)["training_episodes"] for d in ("whole", "part")]
+    assert episodes[0] == episodes[1]
     with pytest.raises(ConfigError, match="trainings"):
         search(tmp_path / "part", episodes=None, trainings=10, resume=True)
 

@@ -27,6 +27,7 @@ own by import path (``my_pkg.my_agent:MyAgent``, ``path/to/agent.py:MyAgent``, w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -43,7 +44,7 @@ from coexplore.core.markdown import md_table
 from coexplore.core.record import CandidateRecord
 from coexplore.scenario import apply_overrides, make_evaluator, scenario_from_dict, scenario_path
 from coexplore.search.agents import agent_class
-from coexplore.search.pareto import hv_reference, hypervolume
+from coexplore.search.pareto import front_records, hv_reference, hypervolume
 from coexplore.search.runlog import RUN_FILE, read_records, read_run
 from coexplore.search.runner import SearchConfig, ensure_run
 from coexplore.search.tracking import WandbConfig, WandbTracker
@@ -235,54 +236,87 @@ def load_scenario(env: str, overrides: Sequence[str]):
 
 
 def known_optimum(
-    env: str, overrides: Sequence[str], cache_dir: Path, progress: bool = False
+    env: str,
+    overrides: Sequence[str],
+    cache_dir: Path,
+    executor: Any = None,
+    progress: bool = False,
 ) -> dict[str, Any] | None:
     """The best accuracy within specs of any candidate (and the hypervolume of them all, per
     objective) of a scenario whose oracle looks accuracy up and whose candidates number at
     most :data:`EXHAUSTIVE_LIMIT`: every candidate evaluated once, through the scenario's own
-    evaluator (so with the fast phase, specs and pruning the searches see), and cached in
-    ``cache_dir`` under a hash of the scenario. None for any other scenario."""
+    evaluator (so with the fast phase, specs and pruning the searches see; a candidate's
+    evaluation is seeded by the candidate, so slices of them can go to ``executor``'s
+    workers), and cached in ``cache_dir`` under a hash of the scenario. None for any other
+    scenario."""
+    from tqdm.auto import tqdm
+
+    from coexplore.slow.executors import make_executor
+
     scenario, data = load_scenario(env, overrides)
     key = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = cache_dir / f"{Path(env).stem}-{key}.json"
     if path.exists():
         return json.loads(path.read_text()) or None
     evaluator = make_evaluator(scenario)
+    rows = None
     try:
-        result = None
         if evaluator.oracle.lookup and evaluator.oracle.measures_accuracy:
-            try:
+            with contextlib.suppress(ValueError):  # too many to list: no known optimum
                 rows = evaluator.token_space.legal(EXHAUSTIVE_LIMIT)
-            except ValueError:
-                rows = None
-            if rows is not None:
-                result = _exhaustive(evaluator, rows, scenario, progress)
     finally:
         evaluator.close()
+    result = None
+    if rows is not None:
+        executor = executor or make_executor("sequential")
+        size = max(1024, math.ceil(len(rows) / (8 * executor.workers)))
+        slices = [(env, tuple(overrides), rows[i : i + size]) for i in range(0, len(rows), size)]
+        parts: list[dict[str, Any]] = []
+        with tqdm(total=len(rows), desc=f"optimum of {env}", unit="cand", leave=False,
+                  disable=not progress) as bar:  # fmt: skip
+            for i in range(0, len(slices), executor.workers):
+                batch = slices[i : i + executor.workers]
+                parts += executor.map(_evaluate_slice, batch)
+                bar.update(sum(len(b[2]) for b in batch))
+        result = _merge(parts, scenario)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result or {}, indent=1))
+    path.write_text(json.dumps(json_safe(result or {}), indent=1))
     return result
 
 
-def _exhaustive(evaluator, rows: np.ndarray, scenario, progress: bool) -> dict[str, Any]:
-    from tqdm.auto import tqdm
-
-    records: list[CandidateRecord] = []
-    batches = range(0, len(rows), 2048)
-    for start in tqdm(
-        batches, desc="known optimum", unit="batch", leave=False, disable=not progress
-    ):
-        records += evaluator.evaluate_batch([list(map(int, r)) for r in rows[start : start + 2048]])
+def _evaluate_slice(job: tuple[str, tuple[str, ...], np.ndarray]) -> dict[str, Any]:
+    """Evaluate a slice of a scenario's candidates: their count, how many are within specs,
+    the best of them and, per objective, the front (all that a hypervolume needs)."""
+    env, overrides, rows = job
+    scenario, _ = load_scenario(env, overrides)
+    evaluator = make_evaluator(scenario)
+    try:
+        records = evaluator.evaluate_batch([list(map(int, r)) for r in rows])
+    finally:
+        evaluator.close()
     ok = [r for r in records if r.feasible and not math.isnan(r.val_acc)]
-    best = max(ok, key=lambda r: r.val_acc, default=None)
     return {
         "candidates": len(records),
         "feasible": len(ok),
+        "best": max(ok, key=lambda r: r.val_acc, default=None),  # the first of equals
+        "fronts": {m: front_records(records, m) for m in scenario.objectives},
+    }
+
+
+def _merge(parts: list[dict[str, Any]], scenario) -> dict[str, Any]:
+    best = None
+    for p in parts:  # in candidate order: the first of equals
+        if p["best"] is not None and (best is None or p["best"].val_acc > best.val_acc):
+            best = p["best"]
+    return {
+        "candidates": sum(p["candidates"] for p in parts),
+        "feasible": sum(p["feasible"] for p in parts),
         "optimum": None if best is None else best.val_acc,
         "arch": None if best is None else best.arch,
         "choice": None if best is None else best.choice,
         "hypervolume": {
-            m: _hv(records, m, hv_reference(m, scenario.specs)) for m in scenario.objectives
+            m: _hv([r for p in parts for r in p["fronts"][m]], m, hv_reference(m, scenario.specs))
+            for m in scenario.objectives
         },
     }
 
@@ -320,12 +354,12 @@ def run_benchmark(config: BenchmarkConfig, progress: bool = True) -> dict[str, A
 
     jobs, envs = plan(config)
     out = Path(config.out)
-    for env, facts in envs.items():
-        cache = Path(config.optima) if config.optima else out / "optima"
-        facts["optimum"] = known_optimum(env, config.overrides, cache, progress)
+    cache = Path(config.optima) if config.optima else out / "optima"
     summaries: list[dict[str, Any]] = []
     name = "ray" if config.address else config.executor
     with make_executor(name, workers=config.workers, address=config.address, run_dir=out) as ex:
+        for env, facts in envs.items():
+            facts["optimum"] = known_optimum(env, config.overrides, cache, ex, progress)
         chunk = max(1, 2 * ex.workers)
         with tqdm(total=len(jobs), desc="benchmark runs", unit="run", disable=not progress) as bar:
             for start in range(0, len(jobs), chunk):
