@@ -39,12 +39,13 @@ from coexplore.scenario import apply_overrides, scenario_from_dict, scenario_pat
 from coexplore.tables import ACCURACY_TABLES, DEVICES
 
 ENV = "nb201-table"
-AGENTS = ("ppo", "maskable-ppo", "reinforce", "rea", "random")
-LEARNING = ("ppo", "maskable-ppo", "reinforce")
+AGENTS = ("ppo", "maskable-ppo", "reinforce", "reinforce-paper", "rea", "random")
+LEARNING = ("ppo", "maskable-ppo", "reinforce", "reinforce-paper")
 LABELS = {
     "ppo": "PPO",
     "maskable-ppo": "MaskablePPO",
-    "reinforce": "REINFORCE (the paper's)",
+    "reinforce": "REINFORCE",
+    "reinforce-paper": "REINFORCE (the paper's)",
     "rea": "regularised evolution",
     "random": "random search",
 }
@@ -52,6 +53,7 @@ COLORS = {
     "ppo": "tab:red",
     "maskable-ppo": "tab:orange",
     "reinforce": "tab:purple",
+    "reinforce-paper": "tab:pink",
     "rea": "tab:blue",
     "random": "tab:gray",
 }

@@ -19,6 +19,7 @@ BAD = {
     "maskable-ppo": ("batch_size", "2.5", "0"),
     "recurrent-ppo": ("clip_range", "wide", "-0.2"),
     "reinforce": ("baseline_decay", "[0.9]", "1.5"),
+    "reinforce-paper": ("repeats", "[own]", "forget"),
     "rea": ("population", "many", "0"),
     "random": ("batch_episodes", "1.5", "0"),
     "hsconas": ("crossover", "half", "2"),
@@ -124,6 +125,7 @@ def test_the_catalogue_scenarios_have_valid_agent_sections():
         ("hsconas", {"metric": "speed"}, "metric", "latency_s"),
         ("hsconas", {"proxy": "flops"}, "proxy", "one of macs, weights"),
         ("reinforce", {"hidden": True}, "hidden", "an integer >= 1"),
+        ("ppo", {"repeats": "forget"}, "repeats", "one of lowest, own"),
     ],
 )
 def test_what_each_check_says(agent, params, field, allowed):

@@ -54,7 +54,7 @@ def test_methods_are_valid_scenario_overrides():
         modes[name] = (s.hardware.mode, s.fast_phase.prune, m.agent)
     assert modes["hw-nas-fixed"][0] == "fixed" and modes["sequential"][0] == "none"
     assert modes["no-pruning"][1] is False and modes["random"][2] == "random"
-    assert modes["coexplore"] == ("explore", True, "reinforce")
+    assert modes["coexplore"] == ("explore", True, "reinforce-paper")
 
 
 def test_an_nb201_reference_survives_the_overrides():

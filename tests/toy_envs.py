@@ -124,3 +124,21 @@ def episodes_to_optimum(name, seed, cap=3000, **params):
         if hits:
             return hits[0] + 1
     return cap
+
+
+def trainings_to_optimum(name, seed, cap=3000, **params):
+    """Distinct candidates agent ``name`` proposes until it first proposes the optimum of
+    :class:`Tokens` (what a search pays for; the distinct count at ``cap`` when it never
+    does)."""
+    from coexplore.search.agents import make_agent
+
+    env = Tokens()
+    agent = make_agent(name, env, seed=seed, **params)
+    while len(env.proposals) < cap:
+        agent.run(min(50, cap - len(env.proposals)))
+        seen: set[tuple[int, ...]] = set()
+        for tokens, reward in env.proposals:
+            seen.add(tokens)
+            if reward == 1.0:
+                return len(seen)
+    return len({t for t, _ in env.proposals})

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from coexplore.cli.search import add_set_option
 from coexplore.cli.text import json_text
 from coexplore.config import ConfigError
 
@@ -74,14 +75,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         help="stop a run as converged after this many proposals without a new training "
         "(default 1000)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.FIELD=VALUE",
-        help="override a field of every scenario (repeatable)",
-    )
+    add_set_option(p, "override a field of every scenario (repeatable)")
     p.add_argument("--out", default="runs/benchmark", help="where the runs and results go")
     p.add_argument(
         "--executor",

@@ -20,6 +20,18 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, yaml.safe_load(value)
 
 
+def add_set_option(p: argparse.ArgumentParser, help: str) -> None:
+    """``--set SECTION.FIELD=VALUE`` (repeatable), into ``args.overrides``."""
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help=help,
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     from coexplore.search.agents import AGENTS, DEFAULT_AGENT  # names only: no torch
 
@@ -81,14 +93,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
         "checked against the agent's types and ranges before the run starts); overrides the "
         "scenario's agents: section",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.FIELD=VALUE",
-        help="override a scenario field, e.g. reward.alpha=0.5 (repeatable)",
-    )
+    add_set_option(p, "override a scenario field, e.g. reward.alpha=0.5 (repeatable)")
     w = p.add_argument_group("Weights & Biases")
     w.add_argument(
         "--wandb-mode",

@@ -212,6 +212,11 @@ class CoExploreEnv(gym.Env):
         self._target_ok = fast
         return fast
 
+    @property
+    def tokens(self) -> tuple[int, ...]:
+        """The tokens of the episode so far (after its last step: the whole candidate)."""
+        return tuple(self._tokens)
+
     def action_masks(self) -> np.ndarray:
         """Possible choices of the current token (sequential mode), for MaskablePPO."""
         mask = np.zeros(self.action_space.n if self.mode == "sequential" else 1, dtype=bool)

@@ -36,8 +36,9 @@ class Method:
     overrides: tuple[str, ...]
 
 
-def methods(reference: str, agent: str = "reinforce") -> dict[str, Method]:
-    """The five methods; ``agent`` is the controller of the four learning ones."""
+def methods(reference: str, agent: str = "reinforce-paper") -> dict[str, Method]:
+    """The five methods; ``agent`` is the controller of the four learning ones (default: the
+    paper's REINFORCE as published)."""
     return {
         m.name: m
         for m in (

@@ -1,5 +1,6 @@
 """Search agents by name: SB3 ``ppo`` (default), ``a2c``; sb3-contrib ``maskable-ppo``,
-``recurrent-ppo``; the paper's ``reinforce`` controller; ``rea`` (regularised evolution);
+``recurrent-ppo``; the paper's ``reinforce`` controller (``reinforce-paper``: with its
+published settings, which converge early); ``rea`` (regularised evolution);
 ``random``; ``local`` (local search, White et al. 2021); ``hsconas`` (HSCoNAS's multi-objective
 evolution with channel scaling and space shrinking); ``cbo`` (constrained Bayesian
 optimisation), ``bo`` and ``tpe`` (its penalty baselines) for spaces small enough to list, such
@@ -32,6 +33,7 @@ for _name, _target in {
     "maskable-ppo": "sb3:MaskablePPOAgent",
     "recurrent-ppo": "sb3:RecurrentPPOAgent",
     "reinforce": "reinforce:ReinforceAgent",
+    "reinforce-paper": "reinforce:PaperReinforceAgent",
     "rea": "evolution:RegularizedEvolutionAgent",
     "hsconas": "hsconas:HSCoNASAgent",
     "random": "random_search:RandomAgent",

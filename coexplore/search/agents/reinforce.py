@@ -25,6 +25,7 @@ from coexplore.search.agents.base import (
     begin_batch,
     end_batch,
 )
+from coexplore.search.agents.repeats import REPEATS_PARAM, RepeatReward
 
 
 class Controller(nn.Module):
@@ -48,6 +49,7 @@ class ReinforceAgent(Agent):
         "batch_episodes": 1,
         "temperature": 1.0,
         "max_grad_norm": 5.0,
+        "repeats": "lowest",
     }
     limits = {
         "hidden": AT_LEAST_ONE,
@@ -56,11 +58,13 @@ class ReinforceAgent(Agent):
         "entropy_coef": NON_NEGATIVE,
         "batch_episodes": AT_LEAST_ONE,
         "temperature": POSITIVE,
+        "repeats": REPEATS_PARAM,
         "max_grad_norm": POSITIVE,
     }
 
     def __init__(self, env, seed: int = 0, **params: Any) -> None:
         super().__init__(env, seed, **params)
+        self.env = RepeatReward(env, self.params["repeats"])
         self.choices = list(env.get_wrapper_attr("choices"))
         with torch.random.fork_rng():
             torch.manual_seed(seed)
@@ -118,6 +122,7 @@ class ReinforceAgent(Agent):
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "baseline": self.baseline,
+            "repeats": self.env.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -125,3 +130,14 @@ class ReinforceAgent(Agent):
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.baseline = state["baseline"]
+        self.env.load_state_dict(state["repeats"])
+
+
+class PaperReinforceAgent(ReinforceAgent):
+    """``reinforce-paper``: the controller with the settings it was published with, a repeated
+    candidate rewarded as itself (``repeats: own``). It converges onto the best candidates it
+    has found and proposes them again and again (see :mod:`~coexplore.search.agents.repeats`);
+    ``reinforce`` is the same controller with ``repeats: lowest``."""
+
+    name = "reinforce-paper"
+    defaults = {**ReinforceAgent.defaults, "repeats": "own"}

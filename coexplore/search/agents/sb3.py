@@ -42,6 +42,7 @@ from coexplore.search.agents.base import (
     set_global_rng_state,
     signature_specs,
 )
+from coexplore.search.agents.repeats import REPEATS_PARAM, RepeatReward
 
 # Set by the agent itself, never by the user; gSDE needs continuous actions (the env's are not).
 _FIXED = {"policy", "env", "seed", "n_steps", "verbose", "tensorboard_log", "_init_setup_model"}
@@ -53,6 +54,7 @@ _POLICY_FIXED = {"observation_space", "action_space", "lr_schedule", "use_sde"}
 # signatures), and the agent's own ``episodes_per_update``.
 _LIMITS = {
     "episodes_per_update": AT_LEAST_ONE,
+    "repeats": REPEATS_PARAM,
     "learning_rate": POSITIVE,
     "n_epochs": AT_LEAST_ONE,
     "batch_size": AT_LEAST_ONE,
@@ -123,6 +125,7 @@ class SB3Agent(Agent):
         "ent_coef": 0.01,
         "learning_rate": 1e-3,
         "device": "cpu",  # a small MLP runs faster on the CPU than through a GPU
+        "repeats": "lowest",  # what a repeated candidate teaches (agents/repeats.py)
     }
     limits = _LIMITS
 
@@ -131,9 +134,10 @@ class SB3Agent(Agent):
         self.cls = self.algorithm_class()
         kwargs = dict(self.params)
         steps = len(env.get_wrapper_attr("choices")) * kwargs.pop("episodes_per_update")
+        self.env = RepeatReward(env, kwargs.pop("repeats"))
         if "batch_size" in self.param_specs():
             kwargs.setdefault("batch_size", steps)  # one minibatch: the whole rollout
-        self.vec_env = DummyVecEnv([lambda: env])
+        self.vec_env = DummyVecEnv([lambda: self.env])
         self.model = self.cls(self.policy, self.vec_env, n_steps=steps, seed=seed, **kwargs)
         self._quiet()
 
@@ -185,13 +189,18 @@ class SB3Agent(Agent):
     def state_dict(self) -> dict[str, Any]:
         buffer = io.BytesIO()
         self.model.save(buffer)
-        return {"model": buffer.getvalue(), "rng": global_rng_state()}
+        return {
+            "model": buffer.getvalue(),
+            "rng": global_rng_state(),
+            "repeats": self.env.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         device = self.params["device"]
         self.model = self.cls.load(io.BytesIO(state["model"]), env=self.vec_env, device=device)
         self._quiet()
         set_global_rng_state(state["rng"])  # load() reseeds; the saved states win
+        self.env.load_state_dict(state["repeats"])
 
 
 class PPOAgent(SB3Agent):
