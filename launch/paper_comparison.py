@@ -69,9 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--env", default="mnist5k-fpga", help="scenario name or file")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--episodes", type=int, default=60, help="candidates per run (the budget)")
-    ap.add_argument(
-        "--agent", default="reinforce-paper", help="controller of the learning methods"
-    )
+    ap.add_argument("--agent", default="reinforce-paper", help="controller of the learning methods")
     ap.add_argument(
         "--reference", default=None, help="network the fixed hardware is for (default: per space)"
     )
