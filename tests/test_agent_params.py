@@ -24,6 +24,7 @@ BAD = {
     "random": ("batch_episodes", "1.5", "0"),
     "hsconas": ("crossover", "half", "2"),
     "cbo": ("initial", "many", "0"),
+    "nas-bo": ("refit_every", "often", "0"),
     "bo": ("penalty", "big", "0"),
     "tpe": ("max_repeats", "1.5", "0"),
     "local": ("max_neighbours", "many", "0"),

@@ -74,6 +74,15 @@ def test_cbo_finds_the_known_optimum_and_never_evaluates_an_invalid_point(tmp_pa
         assert min(r.metrics["edp_js"] for r in records) == optimum.metrics["edp_js"]
 
 
+def test_nas_bo_over_the_one_hot_encoding_finds_the_known_optimum_too(tmp_path, optimum):
+    """``nas-bo``: the same constrained BO on one-hot tokens, hyperparameters refitted every
+    10 points."""
+    for seed in range(3):
+        records = search(tmp_path, "nas-bo", 12, seed)
+        assert not any(r.failed_specs for r in records)
+        assert max(r.reward for r in records) == pytest.approx(optimum.reward), seed
+
+
 def test_the_penalty_baselines_spend_evaluations_on_invalid_points(tmp_path):
     for agent in ("bo", "tpe"):
         records = search(tmp_path, agent, 12, 0)
@@ -106,12 +115,14 @@ def test_the_latency_limit_is_a_constraint_known_after_evaluation(tmp_path):
     assert summary["edp_vs_baseline"] == pytest.approx(min(ok) / summary["baseline_edp"])
 
 
-@pytest.mark.parametrize("agent", ["cbo", "tpe"])
-def test_an_interrupted_search_resumes_exactly(tmp_path, agent):
-    whole = search(tmp_path, agent, 10, 2)
+@pytest.mark.parametrize(("agent", "part", "total"), [("cbo", 6, 10), ("tpe", 6, 10),
+                                                      ("nas-bo", 10, 14)])  # fmt: skip
+def test_an_interrupted_search_resumes_exactly(tmp_path, agent, part, total):
+    """(``nas-bo`` stops after its fit at 8 points and resumes on the hyperparameters of it.)"""
+    whole = search(tmp_path, agent, total, 2)
     out = tmp_path / "parts"
-    search(tmp_path, agent, 6, 2, out=out)
-    resumed = search(tmp_path, agent, 10, 2, resume=True, out=out)
+    search(tmp_path, agent, part, 2, out=out)
+    resumed = search(tmp_path, agent, total, 2, resume=True, out=out)
     assert [r.tokens for r in resumed] == [r.tokens for r in whole]
     assert [r.reward for r in resumed] == [r.reward for r in whole]
 

@@ -39,6 +39,7 @@ for _name, _target in {
     "random": "random_search:RandomAgent",
     "local": "local_search:LocalSearchAgent",
     "cbo": "bayes:ConstrainedBO",
+    "nas-bo": "bayes:ArchitectureBO",
     "bo": "bayes:PenaltyBO",
     "tpe": "bayes:TPE",
 }.items():

@@ -37,9 +37,10 @@ import numpy as np
 
 from coexplore.config import ConfigError
 from coexplore.core.record import CandidateRecord
-from coexplore.search.agents.base import AT_LEAST_ONE, POSITIVE, PopulationAgent
+from coexplore.search.agents.base import AT_LEAST_ONE, POSITIVE, Param, PopulationAgent
 
 Point = tuple[tuple[int, ...], float, float, bool]  # tokens, objective (NaN: unknown), slack, ok
+ENCODINGS = ("ordinal", "onehot")
 
 
 def slack(record: CandidateRecord, specs: Any) -> float:
@@ -58,7 +59,10 @@ def slack(record: CandidateRecord, specs: Any) -> float:
     return worst
 
 
-def _fit_gp(x: np.ndarray, y: np.ndarray):
+def _fit_gp(x: np.ndarray, y: np.ndarray, hypers: dict | None = None):
+    """A GP on (x, y); its hyperparameters fitted by maximum likelihood, or, given ``hypers``
+    (an earlier fit's), taken from there (the outcome's standardisation is always this
+    data's)."""
     import torch
     from botorch.exceptions import InputDataWarning
     from botorch.fit import fit_gpytorch_mll
@@ -71,12 +75,24 @@ def _fit_gp(x: np.ndarray, y: np.ndarray):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputDataWarning)
         gp = SingleTaskGP(tx, ty, outcome_transform=Standardize(m=1))
+    if hypers is not None:
+        gp.load_state_dict(hypers, strict=False)
+        return gp.eval()
     # A failed fit keeps the prior's hyperparameters: still a usable model. Constant outcomes
     # (every start point penalised alike) are legitimate data here, not a user mistake.
     with warnings.catch_warnings(), contextlib.suppress(Exception):
         warnings.simplefilter("ignore", InputDataWarning)
         fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
     return gp
+
+
+def _hypers(gp) -> dict:
+    """A fitted GP's hyperparameters (not its data's standardisation), to reuse."""
+    return {
+        k: v.detach().clone()
+        for k, v in gp.state_dict().items()
+        if not k.startswith("outcome_transform")
+    }
 
 
 def _argmax(acq, x: np.ndarray) -> int:
@@ -160,13 +176,51 @@ class _Bayes(_Listed):
     """Random start points, then the candidate not yet evaluated that maximises the
     acquisition (:meth:`acquisition`) built from the points evaluated so far."""
 
-    defaults = {**_Listed.defaults, "initial": 8}
-    limits = {**_Listed.limits, "initial": AT_LEAST_ONE}
+    defaults = {**_Listed.defaults, "initial": 8, "encoding": "ordinal", "refit_every": 1}
+    limits = {
+        **_Listed.limits,
+        "initial": AT_LEAST_ONE,
+        "encoding": Param(choices=ENCODINGS),
+        "refit_every": AT_LEAST_ONE,
+    }
+
+    def __init__(self, env, seed: int = 0, **params: Any) -> None:
+        super().__init__(env, seed, **params)
+        self.hypers: dict[str, tuple[int, dict]] = {}  # per GP: points at its fit, the fit
+
+    def gp(self, role: str, x: np.ndarray, y: np.ndarray):
+        """The GP ``role`` on (x, y), its hyperparameters fitted afresh every ``refit_every``
+        points (each fit costs far more than conditioning on the data: the cost of a long
+        search), reused from the last fit in between."""
+        n, every = len(y), self.params["refit_every"]
+        last = self.hypers.get(role)
+        if every > 1 and last is not None and n - last[0] < every:
+            return _fit_gp(x, y, last[1])
+        gp = _fit_gp(x, y)
+        if every > 1:
+            self.hypers[role] = (n, _hypers(gp))
+        return gp
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "hypers": dict(self.hypers)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.hypers = dict(state.get("hypers", {}))
 
     @cached_property
     def inputs(self) -> np.ndarray:
-        """The candidates as GP inputs: token indices scaled to [0, 1]."""
-        scale = np.array([max(1, n - 1) for n in self.token_space.choices], float)
+        """The candidates as GP inputs: ``ordinal``, token indices scaled to [0, 1] (choices
+        that are sizes, as a template's); ``onehot``, each token's choice one-hot (choices that
+        are categories, as a cell's operations: the adjacency encoding of White et al., "A
+        study on encodings for neural architecture search", NeurIPS 2020)."""
+        choices = self.token_space.choices
+        if self.params["encoding"] == "onehot":
+            columns = [np.eye(n)[self.candidates[:, t]] for t, n in enumerate(choices) if n > 1]
+            return (
+                np.concatenate(columns, axis=1) if columns else np.zeros((len(self.candidates), 1))
+            )
+        scale = np.array([max(1, n - 1) for n in choices], float)
         return self.candidates / scale
 
     def next_tokens(self) -> list[int]:
@@ -212,17 +266,25 @@ class ConstrainedBO(_Bayes):
         # an objective that is unknown (no design, or nothing priced) counts as the worst seen
         known = y[np.isfinite(y)]
         y = np.where(np.isfinite(y), y, (known.min() if len(known) else 0.0) - 1.0)
-        objective = _fit_gp(x, y)
+        objective = self.gp("objective", x, y)
         met = s <= 0
         best = float(y[met].max()) if met.any() else float(y.min())
         if np.ptp(s) == 0:  # nothing to learn about the constraint yet (or no specs)
             return LogExpectedImprovement(objective, best_f=best)
         return LogConstrainedExpectedImprovement(
-            ModelListGP(objective, _fit_gp(x, s)),
+            ModelListGP(objective, self.gp("constraint", x, s)),
             best_f=best,
             objective_index=0,
             constraints={1: (None, 0.0)},
         )
+
+
+class ArchitectureBO(ConstrainedBO):
+    """``nas-bo``: ``cbo`` over the one-hot encoding of the tokens, for architecture spaces
+    whose choices are categories (a cell's operations), the BO baseline of NAS benchmarks."""
+
+    name = "nas-bo"
+    defaults = {**ConstrainedBO.defaults, "encoding": "onehot", "refit_every": 10}
 
 
 class PenaltyBO(_Bayes):
@@ -234,7 +296,7 @@ class PenaltyBO(_Bayes):
         from botorch.acquisition.analytic import LogExpectedImprovement
 
         y = penalised(self.points, self.params["penalty"])
-        return LogExpectedImprovement(_fit_gp(x, y), best_f=float(y.max()))
+        return LogExpectedImprovement(self.gp("objective", x, y), best_f=float(y.max()))
 
 
 class TPE(_Listed):
