@@ -198,6 +198,17 @@ def test_a_run_dir_of_another_search_is_refused(tmp_path, optima):
         run_benchmark(other, progress=False)
 
 
+def test_a_benchmark_is_one_offline_wandb_run(tmp_path, optima):
+    from coexplore.search.tracking import WandbConfig
+
+    config = _config(tmp_path, optima, agents=("random", "rea"), seeds=2, trainings=5,
+                     wandb=WandbConfig(mode="offline"))  # fmt: skip
+    run_benchmark(config, progress=False)
+    runs = list((Path(config.out) / "wandb").glob("offline-run-*-bench-*"))
+    assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
+    assert not list(Path(config.out).glob("nb201-table/*/s*/wandb"))  # the searches: untracked
+
+
 def test_bad_config_is_refused():
     with pytest.raises(ConfigError, match="seeds"):
         BenchmarkConfig(envs=("nb201-table",), agents=("random",), seeds=0)
