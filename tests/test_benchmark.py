@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -227,7 +228,9 @@ def _cli(*args, cwd=None):
     )
 
 
-def test_cli_json(tmp_path):
+def test_cli_json(tmp_path, optima):
+    known_optimum("nb201-table", (), optima)  # computed once for the module, then copied
+    shutil.copytree(optima, tmp_path / "b" / "optima")
     done = _cli("--env", "nb201-table", "--agents", "rea", "--seeds", "2", "--trainings", "8",
                 "--out", str(tmp_path / "b"), "--executor", "sequential", "--json",
                 "--wandb-mode", "disabled", "--quiet")  # fmt: skip
